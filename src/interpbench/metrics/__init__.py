@@ -1,0 +1,1 @@
+"""Metrics of each protocol, one module per family, and the results-contract table."""
