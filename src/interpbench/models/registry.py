@@ -45,13 +45,17 @@ def available_models() -> list[str]:
 def build_model(
     name: str,
     *,
-    num_classes: int = 10,
-    in_channels: int = 1,
-    image_size: int = 28,
+    num_classes: int | None = None,
+    in_channels: int | None = None,
+    image_size: int | None = None,
     weights_path: str | Path | None = None,
     **kwargs,
 ) -> nn.Module:
-    """Build zoo model ``name``; load ``weights_path`` (a local state_dict file) when given."""
+    """Build zoo model ``name``; load ``weights_path`` (a local state_dict file) when given.
+
+    ``num_classes``/``in_channels``/``image_size`` left as ``None`` take the builder's defaults
+    (e.g. 10 classes of 1x28x28 for ``mnist_cnn``, 1000 ImageNet classes for ``resnet50``).
+    """
     if name not in _MODELS:
         raise unknown_name("model", name, _MODELS)
     builder = _MODELS[name].builder
@@ -63,7 +67,8 @@ def build_model(
             f"Model {name!r} has no option {', '.join(map(repr, bad))}. "
             f"Its options: {', '.join(extra) or 'none'}."
         )
-    model = builder(num_classes=num_classes, in_channels=in_channels, image_size=image_size, **kwargs)
+    sizes = dict(num_classes=num_classes, in_channels=in_channels, image_size=image_size)
+    model = builder(**{k: v for k, v in sizes.items() if v is not None}, **kwargs)
     for attr in ("block_names", "gradcam_layer_name"):
         if not hasattr(model, attr):
             raise ConfigError(f"Model {name!r} does not declare {attr!r}; see interpbench.models.")
