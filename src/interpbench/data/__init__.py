@@ -1,0 +1,26 @@
+"""Dataset builders and readers: MNIST idx files, synthetic colour scenes, image folders."""
+
+from .idx import read_idx, write_idx
+from .imagefolder import IMAGE_EXTENSIONS, list_image_folder, load_image_folder
+from .mnist import MnistData, load_mnist, split_train_test, subsample, to_float_images
+from .scenes import BACKGROUNDS, COLORS, PALETTE, SHAPES, TEXTURES, generate_scenes, shape_mask
+
+__all__ = [
+    "BACKGROUNDS",
+    "COLORS",
+    "IMAGE_EXTENSIONS",
+    "PALETTE",
+    "SHAPES",
+    "TEXTURES",
+    "MnistData",
+    "generate_scenes",
+    "list_image_folder",
+    "load_image_folder",
+    "load_mnist",
+    "read_idx",
+    "shape_mask",
+    "split_train_test",
+    "subsample",
+    "to_float_images",
+    "write_idx",
+]

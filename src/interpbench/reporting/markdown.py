@@ -1,0 +1,33 @@
+"""Markdown building blocks for the per-study reports."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+
+def fmt(v: float, digits: int = 3) -> str:
+    return "NaN" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+
+def value_with_ci(row) -> str:
+    if math.isnan(row["ci_low"]):
+        return fmt(row["value"])
+    return f"{fmt(row['value'])} [{fmt(row['ci_low'])}, {fmt(row['ci_high'])}]"
+
+
+def table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (pandas' to_markdown needs the tabulate package)."""
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def results_summary(results: pd.DataFrame, columns=("dataset", "model", "method", "metric", "x_label")) -> str:
+    """The results table as Markdown: identifying columns, then value [95% CI] and n."""
+    shown = results[[c for c in columns if c in results]].copy()
+    shown["value [95% CI]"] = results.apply(value_with_ci, axis=1)
+    shown["n"] = results["n"]
+    return table(shown)
