@@ -1,10 +1,16 @@
 """Kedro project settings."""
 
+import warnings
+
 from kedro.config import OmegaConfigLoader
 
 from interpbench.hooks import NodeTimingHooks
 
 HOOKS = (NodeTimingHooks(),)
+
+# Studies read each other's outputs by their namespaced names (e.g. ``zoo.mnist_cnn.state``) on
+# purpose; Kedro warns about every such dotted name.
+warnings.filterwarnings("ignore", message="One or more dataset names contain '.'")
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -31,6 +31,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     seed: int = 0
+    stop_at_accuracy: float | None = None  # stop once an epoch's train accuracy reaches this
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
@@ -91,6 +92,9 @@ def train_model(
         row = {"epoch": epoch + 1, "loss": total_loss / seen, "accuracy": correct / seen}
         log.info("%s epoch %d/%d: loss %.4f, train accuracy %.4f", desc, epoch + 1, cfg.epochs, row["loss"], row["accuracy"])
         history.append(row)
+        if cfg.stop_at_accuracy is not None and row["accuracy"] >= cfg.stop_at_accuracy:
+            log.info("%s reached train accuracy %.4f >= %.4f; stopping", desc, row["accuracy"], cfg.stop_at_accuracy)
+            break
     model.eval()
     return history
 

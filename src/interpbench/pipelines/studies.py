@@ -14,12 +14,19 @@ from kedro.pipeline import Pipeline
 from interpbench.pipelines.shared import shared_data_pipeline
 
 STAGES = ("data_engineering", "training", "explanation", "evaluation", "reporting")
-STUDIES = ("zoo",)
+STUDIES = ("zoo", "sanity_checks")
+
+
+def providers() -> Pipeline:
+    """Nodes other studies may read from: the shared data and the zoo's trained models."""
+    from interpbench.pipelines.zoo.pipeline import zoo_nodes
+
+    return shared_data_pipeline() + zoo_nodes()
 
 
 def study_pipeline(study: str, own: Pipeline) -> Pipeline:
-    """``own`` (the study's namespaced nodes) plus the shared nodes upstream of it."""
-    everything = shared_data_pipeline() + own
+    """``own`` (the study's namespaced nodes) plus every provider node upstream of it."""
+    everything = providers() + own
     return everything.to_nodes(*(n.name for n in own.nodes))
 
 

@@ -72,3 +72,60 @@ def metric_bars(results: pd.DataFrame, metric: str, *, title: str = "", ylabel: 
     ax.tick_params(axis="x", labelsize=7)
     fig.tight_layout()
     return fig
+
+
+def randomization_grid(
+    images: torch.Tensor, maps: torch.Tensor, steps: list[str], methods: list[str], n_images: int, *, title: str = ""
+) -> plt.Figure:
+    """Adebayo et al.'s figure: per image, rows = methods, columns = input then each step's map.
+
+    ``maps`` is ``[S, M, N, H, W]``; each map is abs-normalised on its own ((|m|-min)/(p99-min)).
+    """
+    n_images = min(n_images, images.shape[0])
+    n_steps, n_methods = maps.shape[0], maps.shape[1]
+    rows, cols = n_images * n_methods, n_steps + 1
+    fig, axes = plt.subplots(rows, cols, figsize=(1.0 * cols + 1.6, 1.0 * rows + 0.6), squeeze=False)
+    for i in range(n_images):
+        for m in range(n_methods):
+            r = i * n_methods + m
+            axes[r, 0].imshow(_image(images[i]), cmap="gray" if images.shape[1] == 1 else None, vmin=0, vmax=1)
+            axes[r, 0].set_ylabel(methods[m], fontsize=7, rotation=0, ha="right", va="center")
+            for s in range(n_steps):
+                ax = axes[r, s + 1]
+                mp = maps[s, m, i].numpy()
+                if np.isnan(mp).all():
+                    ax.text(0.5, 0.5, "n/a", ha="center", va="center", fontsize=7)
+                else:
+                    ax.imshow(normalize(mp[None], "abs")[0], cmap="gray", vmin=0, vmax=1)
+    for s, label in enumerate(["input", *steps]):
+        axes[0, s].set_title(label, fontsize=7, rotation=30 if len(label) > 8 else 0)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def similarity_curves(results: pd.DataFrame, metrics: list[str], *, title: str = "") -> plt.Figure:
+    """One panel per metric: similarity to the trained model's maps along ``layer_step``, per
+    method, with 95% bootstrap bands (rows of ``results`` for one model variant)."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics), 3.2), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        rows = results[results["metric"] == metric]
+        for method, curve in rows.groupby("method", sort=True):
+            curve = curve.sort_values("x")
+            ax.plot(curve["x"], curve["value"], marker="o", ms=3, label=method)
+            ax.fill_between(curve["x"], curve["ci_low"], curve["ci_high"], alpha=0.15)
+        ticks = rows.drop_duplicates("x").sort_values("x")
+        ax.set_xticks(ticks["x"], ticks["x_label"], rotation=45, ha="right", fontsize=7)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_ylim(-0.3, 1.05)
+        ax.set_title(metric, fontsize=9)
+    axes[0, 0].set_ylabel("similarity to original")
+    axes[0, -1].legend(fontsize=6, loc="upper right")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -6,11 +6,15 @@ import logging
 
 import torch
 
+from interpbench.config import parse
 from interpbench.errors import NotApplicableError
 from interpbench.explain import attribute
 from interpbench.explain.postprocess import aggregate_channels
 from interpbench.models.training import predict
 from interpbench.pipelines.helpers import build_for_data, classifier_params
+from interpbench.pipelines.inputs import slot_images, slot_model
+from interpbench.pipelines.params import SanityParams
+from interpbench.protocols.sanity_checks import method_maps, randomization_maps
 from interpbench.runtime import resolve_device
 
 log = logging.getLogger(__name__)
@@ -39,3 +43,34 @@ def explain_examples(state: dict, test: dict, params: dict, seed: int, device: s
             maps.append(torch.full(x.shape[:1] + x.shape[2:], float("nan")))
             status.append(f"not applicable: {exc}")
     return {"x": x, "y": test["y"][: len(x)], "pred": pred, "maps": torch.stack(maps), "methods": p.explain.methods, "status": status}
+
+
+def select_images(test: dict, slot: dict | None, protocol: dict) -> dict:
+    """The images a sanity-checks slot explains (the first ``n_images`` of its source)."""
+    p = parse(SanityParams, protocol, "sanity_checks.protocol")
+    return slot_images(slot, test, p.n_images, "sanity_checks slot")
+
+
+def compute_randomization_maps(
+    images: dict, state: dict, zoo_slot: dict, slot: dict | None, protocol: dict, seed: int, device: str, *, mode: str
+) -> dict:
+    """Every method's maps at every step of ``mode`` (cascading / independent) randomization."""
+    p = parse(SanityParams, protocol, "sanity_checks.protocol")
+    model = slot_model(slot, zoo_slot, state, images["x"], "sanity_checks slot")
+    return randomization_maps(model, images["x"], p.methods, mode, seed, resolve_device(device))
+
+
+def compute_random_label_maps(
+    images: dict, state: dict, random_state: dict, zoo_slot: dict, protocol: dict, seed: int, device: str
+) -> dict:
+    """Maps of the true-label and the random-label model, both for the true-label model's prediction."""
+    p = parse(SanityParams, protocol, "sanity_checks.protocol")
+    dev = resolve_device(device)
+    zoo = classifier_params(zoo_slot, "zoo slot")
+    trained, shuffled = (build_for_data(zoo, images["x"], s).to(dev) for s in (state, random_state))
+    x = images["x"].to(dev)
+    target = predict(trained, x, device=dev).to(dev)
+    true_maps, skipped = method_maps(trained, x, target, p.methods, seed)
+    random_maps, _ = method_maps(shuffled, x, target, p.methods, seed)
+    return {"maps": torch.stack([true_maps, random_maps]), "steps": ["true labels", "random labels"],
+            "methods": list(p.methods), "target": target.cpu(), "skipped": skipped}

@@ -7,8 +7,11 @@ import math
 import pandas as pd
 from matplotlib.figure import Figure
 
-from interpbench.reporting.figures import attribution_grid, metric_bars
+from interpbench.config import parse
+from interpbench.pipelines.params import SanityParams
+from interpbench.reporting.figures import attribution_grid, metric_bars, randomization_grid, similarity_curves
 from interpbench.reporting.markdown import results_summary
+from interpbench.reporting.sanity_report import sanity_report
 
 
 def plot_attribution_gallery(bundle: dict, *, title: str) -> Figure:
@@ -54,3 +57,21 @@ def write_zoo_report(results: pd.DataFrame, galleries: list[str]) -> str:
     ]
     lines += [f"![{g}]({g}_attributions.png)" for g in galleries]
     return "\n".join(lines) + "\n"
+
+
+def plot_randomization_grid(images: dict, bundle: dict, protocol: dict, *, title: str) -> Figure:
+    p = parse(SanityParams, protocol, "sanity_checks.protocol")
+    return randomization_grid(images["x"], bundle["maps"], list(bundle["steps"]), list(bundle["methods"]),
+                              p.figure_images, title=title)
+
+
+def plot_similarity_curves(table: pd.DataFrame, protocol: dict, *, title: str) -> Figure:
+    p = parse(SanityParams, protocol, "sanity_checks.protocol")
+    return similarity_curves(table, p.metrics, title=title)
+
+
+def write_sanity_report(results: pd.DataFrame, *bundles: dict, models: list[str]) -> str:
+    """The sanity_checks Markdown report; ``bundles`` are each model's cascading maps (for the
+    methods that were not applicable)."""
+    skipped = {m: dict(b.get("skipped", {})) for m, b in zip(models, bundles)}
+    return sanity_report(results, models, skipped)

@@ -5,6 +5,8 @@ is the pipeline's structure, each slot's architecture and training are parameter
 (``conf/base/parameters_zoo.yml``).
 """
 
+import functools
+
 from kedro.pipeline import Node, Pipeline
 
 from interpbench.pipelines.evaluation.nodes import collect_results, score_classifier
@@ -45,9 +47,12 @@ def _slot(model: str, dataset: str) -> Pipeline:
     )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+@functools.cache
+def zoo_nodes() -> Pipeline:
+    """The zoo's own nodes (cached: other studies read its trained models, and unions of the
+    same node objects de-duplicate)."""
     slots = sum((_slot(m, d) for m, d in SLOTS.items()), Pipeline([]))
-    study = Pipeline(
+    return Pipeline(
         [
             slots,
             Node(collect_results, [f"{m}_accuracy" for m in SLOTS], "results", name="collect_results", tags=["evaluation"]),
@@ -60,4 +65,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         parameters=GLOBAL_PARAMS,
         tags=[STUDY],
     )
-    return study_pipeline(STUDY, study)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return study_pipeline(STUDY, zoo_nodes())

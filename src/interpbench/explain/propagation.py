@@ -1,0 +1,129 @@
+"""Methods that replace the backward pass through some layers with their own rule (Captum).
+
+- deeplift: ``(x - x') * m`` with multipliers from the Rescale rule, ``m = dy/dx`` replaced by
+  ``(y - y') / (x - x')`` at each nonlinearity (Shrikumar et al. 2017); sum = f(x) - f(x').
+- deeplift_shap: DeepLift averaged over a reference distribution (Lundberg & Lee 2017).
+- guided_backprop: the gradient with negative gradients zeroed at every ReLU (Springenberg 2015).
+- deconvolution: the ReLU applied to the gradient instead of the forward mask (Zeiler & Fergus 2014).
+- lrp: epsilon-rule Layer-wise Relevance Propagation (Bach et al. 2015),
+  ``R_j = sum_k a_j w_jk / (z_k + eps sign(z_k)) R_k``, started from the target logit.
+
+The rules sit on ReLU (and, for DeepLift, pooling) *modules*. A module called twice in one forward
+pass (torchvision's ResNet blocks reuse ``self.relu``) breaks DeepLift and LRP: Captum detects it and
+:func:`interpbench.explain.attribute` reports NotApplicableError. Guided backprop and deconvolution
+register their hooks per call and handle reuse. A functional ``F.relu`` is invisible to all of these
+and gets the plain gradient.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+from captum.attr import LRP, Deconvolution, DeepLift, DeepLiftShap, GuidedBackprop
+from captum.attr._core.lrp import SUPPORTED_LAYERS_WITH_RULES, SUPPORTED_NON_LINEAR_LAYERS
+from captum.attr._utils.lrp_rules import EpsilonRule
+from torch import Tensor, nn
+
+from ..errors import NotApplicableError
+from ..models.torchvision_zoo import Normalized
+from .references import reference_distribution
+from .registry import register_method, require
+
+
+@register_method("deeplift", kind="propagation")
+def deeplift(model: nn.Module, x: Tensor, target: Tensor, *, baseline: float = 0.0) -> Tensor:
+    """DeepLift (Rescale rule) from a constant reference image (default black)."""
+    return DeepLift(model).attribute(x, baselines=baseline, target=target)
+
+
+@register_method("deeplift_shap", kind="propagation")
+def deeplift_shap(
+    model: nn.Module, x: Tensor, target: Tensor, *, baselines: tuple[str, ...] = ("zeros", "mean")
+) -> Tensor:
+    """DeepLiftShap: DeepLift averaged over >= 2 references (``zeros``, ``mean``, ``uniform``)."""
+    require(len(baselines) >= 2, "deeplift_shap", f"baselines must name at least 2 references, got {list(baselines)}.")
+    refs = reference_distribution(x, baselines, "deeplift_shap")
+    return DeepLiftShap(model).attribute(x, baselines=refs, target=target)
+
+
+@register_method("guided_backprop", kind="propagation")
+def guided_backprop(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
+    """Guided Backpropagation."""
+    return GuidedBackprop(model).attribute(x, target=target)
+
+
+@register_method("deconvolution", kind="propagation")
+def deconvolution(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
+    """Deconvolution (DeconvNet)."""
+    return Deconvolution(model).attribute(x, target=target)
+
+
+@register_method("lrp", kind="propagation")
+def lrp(model: nn.Module, x: Tensor, target: Tensor, *, epsilon: float = 1e-9) -> Tensor:
+    """LRP-epsilon on a plain chain of Linear/Conv2d/ReLU/pooling/BatchNorm/Flatten/Dropout modules.
+
+    For a zoo ``Normalized`` model the relevance is propagated through the inner network down to
+    the normalised input, whose pixels are the input pixels (the normalisation is per channel).
+    """
+    require(epsilon > 0, "lrp", f"epsilon must be > 0, got {epsilon}.")
+    if isinstance(model, Normalized):
+        x = (x - model.mean) / model.std
+        model = model.net
+    check_plain_chain(model)
+    ruled = [m for m in _leaves(model) if type(m) in SUPPORTED_LAYERS_WITH_RULES or type(m) in (nn.Flatten, nn.Identity)]
+    try:
+        for module in ruled:
+            # Captum's default rule with our epsilon; Flatten and Identity only reshape, so the
+            # epsilon rule passes their relevance through unchanged.
+            module.rule = EpsilonRule(epsilon)
+        return LRP(model).attribute(x, target=target)
+    finally:
+        for module in ruled:  # Captum deletes them itself unless it failed before its own cleanup
+            if hasattr(module, "rule"):
+                del module.rule
+
+
+_LRP_MODULES = (*SUPPORTED_LAYERS_WITH_RULES, *SUPPORTED_NON_LINEAR_LAYERS, nn.Flatten, nn.Identity)
+_RESHAPES = {torch.flatten, torch.reshape, operator.getitem, getattr, "flatten", "view", "reshape", "size", "contiguous"}
+_MERGES = {operator.add, operator.iadd, torch.add, torch.cat, "add", "add_", "__add__"}
+
+
+def check_plain_chain(model: nn.Module) -> None:
+    """Raise NotApplicableError unless ``model`` is a chain of modules Captum's LRP has rules for.
+
+    Captum's LRP attaches rules to modules only: an addition of two branches (ResNet shortcuts),
+    a concatenation or a functional activation would get the plain gradient and silently break
+    relevance conservation, so they are refused here (found by tracing the forward with torch.fx).
+    """
+    try:
+        graph = torch.fx.symbolic_trace(model).graph
+    except Exception as exc:  # data-dependent control flow etc.: the graph cannot be checked
+        raise NotApplicableError(
+            f"its forward could not be traced to check that it is a plain chain of layers "
+            f"({type(exc).__name__}: {exc})."
+        ) from None
+    called: set[str] = set()
+    for node in graph.nodes:
+        if node.op == "call_module":
+            if node.target in called:
+                raise NotApplicableError(f"module {node.target!r} is used more than once in the forward pass.")
+            called.add(node.target)
+        elif node.op in ("call_function", "call_method") and node.target not in _RESHAPES:
+            name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
+            what = "merges two branches (a residual addition or concatenation)" if node.target in _MERGES else (
+                "applies an operation outside a module"
+            )
+            raise NotApplicableError(
+                f"its forward {what}: {name!r} at {node.name!r}; LRP needs a plain chain of modules."
+            )
+    unsupported = sorted({type(m).__name__ for m in _leaves(model) if type(m) not in _LRP_MODULES})
+    if unsupported:
+        raise NotApplicableError(
+            f"LRP has no rule for {', '.join(unsupported)} modules (supported: Linear, Conv2d, ReLU, "
+            "MaxPool, AvgPool, BatchNorm2d, Flatten, Dropout)."
+        )
+
+
+def _leaves(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if not any(True for _ in m.children())]

@@ -1,0 +1,293 @@
+"""The attribution-method registry and :func:`attribute`, the one entry point every study calls.
+
+A method is a function ``fn(model, inputs, target, **params) -> Tensor[N, C, H, W]`` whose
+parameters are keyword-only with defaults and type hints; ``@register_method`` records it with
+metadata (zennit/Quantus style). :func:`attribute` gives every method the same contract:
+
+- the method name and parameter names are checked (``ConfigError`` naming the valid ones);
+- the model is put in eval mode, its parameters' ``requires_grad`` is switched off while the
+  method runs (no weight gradients are computed, which also makes it faster) and restored after;
+- the inputs are copied, never modified; the maps come back float32, detached, on the CPU;
+- every method runs under a torch/NumPy/Python RNG seeded from ``seed`` and the caller's RNG
+  state is restored afterwards, so stochastic methods repeat exactly for the same seed;
+- a failure inside Captum that the architecture causes (a reused module, an unsupported layer)
+  becomes ``NotApplicableError("<method> is not applicable to <model>: ...")``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+import logging
+import os
+import random
+import traceback
+import typing
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..config import parse
+from ..errors import ConfigError, InterpbenchError, NotApplicableError, unknown_name
+
+log = logging.getLogger(__name__)
+
+_RESERVED = {"method", "model", "inputs", "target", "seed"}
+KINDS = ("gradient", "propagation", "cam", "perturbation", "baseline")
+
+MethodFn = Callable[..., Tensor]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """Metadata of a registered method.
+
+    kind: ``gradient`` (plain input gradients), ``propagation`` (modified backward rules),
+    ``cam`` (class activation maps), ``perturbation`` (forward passes only) or ``baseline``
+    (model-free reference maps). ``params`` maps each parameter to its default.
+    """
+
+    name: str
+    fn: MethodFn
+    kind: str
+    stochastic: bool
+    needs_gradcam_layer: bool
+    description: str
+    params: dict[str, Any]
+    params_type: type
+
+
+_METHODS: dict[str, MethodSpec] = {}
+
+# Captum's notices about what it does on purpose (hooks it sets and removes, requires_grad it sets
+# on its own copy of the inputs); nothing the caller can act on.
+_CAPTUM_NOTICES = (
+    r"Input Tensor \d+ did not already require gradients",
+    r"Setting backward hooks on ReLU activations",
+    r"Setting forward, backward hooks and attributes on non-linear",
+)
+
+
+def register_method(
+    name: str,
+    *,
+    kind: str = "gradient",
+    stochastic: bool = False,
+    needs_gradcam_layer: bool = False,
+) -> Callable[[MethodFn], MethodFn]:
+    """Decorator: ``@register_method("my_method", kind="gradient")`` on ``fn(model, x, target, *, ...)``."""
+    if kind not in KINDS:
+        raise ConfigError(f"register_method({name!r}): kind must be one of {list(KINDS)}, got {kind!r}.")
+
+    def wrap(fn: MethodFn) -> MethodFn:
+        if name in _METHODS:
+            raise ConfigError(f"An attribution method named {name!r} is already registered.")
+        clash = sorted(set(_defaults(fn)) & _RESERVED)
+        if clash:
+            raise ConfigError(f"Method {name!r}: parameter names {clash} are reserved by attribute().")
+        _METHODS[name] = MethodSpec(
+            name=name,
+            fn=fn,
+            kind=kind,
+            stochastic=stochastic,
+            needs_gradcam_layer=needs_gradcam_layer,
+            description=(fn.__doc__ or "").strip().split("\n")[0],
+            params=_defaults(fn),
+            params_type=_params_dataclass(name, fn),
+        )
+        return fn
+
+    return wrap
+
+
+def available_methods(kind: str | None = None) -> list[str]:
+    """Names of the registered methods (of one ``kind`` when given), sorted."""
+    return sorted(n for n, s in _METHODS.items() if kind is None or s.kind == kind)
+
+
+def method_info(name: str) -> MethodSpec:
+    """The :class:`MethodSpec` of ``name``; an unknown name raises ConfigError listing the known ones."""
+    if name not in _METHODS:
+        raise unknown_name("attribution method", name, _METHODS)
+    return _METHODS[name]
+
+
+def attribute(
+    method: str,
+    model: nn.Module,
+    inputs: Tensor,
+    target: Tensor | int,
+    *,
+    seed: int = 0,
+    **params: Any,
+) -> Tensor:
+    """Attribution maps of ``model`` for ``target`` classes: float32 ``[N, C, H, W]`` on the CPU.
+
+    ``inputs`` are images ``[N, C, H, W]`` in [0, 1]; ``target`` is one class index for all
+    images or an int64 tensor ``[N]``. ``params`` are the method's own (see ``method_info``).
+    """
+    spec = method_info(method)
+    options = dataclasses.asdict(parse(spec.params_type, params, where=f"attribution method {method!r}"))
+    x = _check_inputs(inputs)
+    device = _model_device(model)
+    x = x.detach().to(device=device, dtype=torch.float32).clone()
+    y = _check_target(target, x.shape[0]).to(device)
+    model.eval()
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    # Validate the targets against the model's output on its first forward pass (no extra pass).
+    handle = model.register_forward_hook(_target_check(y))
+    try:
+        for p, _ in flags:
+            p.requires_grad_(False)
+        with _seeded(seed, device), warnings.catch_warnings():
+            for message in _CAPTUM_NOTICES:
+                warnings.filterwarnings("ignore", message=message)
+            maps = spec.fn(model, x, y, **options)
+    except NotApplicableError as exc:
+        raise NotApplicableError(f"{method} is not applicable to {model_name(model)}: {exc}") from None
+    except InterpbenchError:
+        raise
+    except (MemoryError, torch.OutOfMemoryError):
+        raise
+    except Exception as exc:
+        if not _raised_in_captum(exc):
+            raise
+        log.debug("Captum failed in %s:\n%s", method, "".join(traceback.format_exception(exc)))
+        raise NotApplicableError(
+            f"{method} is not applicable to {model_name(model)}: Captum failed with "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    finally:
+        handle.remove()
+        for p, flag in flags:
+            p.requires_grad_(flag)
+    if tuple(maps.shape) != tuple(x.shape):
+        raise RuntimeError(f"{method} returned shape {tuple(maps.shape)} for inputs {tuple(x.shape)}.")
+    return maps.detach().to(device="cpu", dtype=torch.float32)
+
+
+def model_name(model: nn.Module) -> str:
+    """The model's zoo name when it carries one (``model.name``), else its class name."""
+    name = getattr(model, "name", None)
+    return name if isinstance(name, str) else type(model).__name__
+
+
+def require(condition: bool, method: str, message: str) -> None:
+    """Raise ConfigError ``"<method>: <message>"`` unless ``condition`` (parameter range checks)."""
+    if not condition:
+        raise ConfigError(f"attribution method {method!r}: {message}")
+
+
+def _defaults(fn: MethodFn) -> dict[str, Any]:
+    sig = inspect.signature(fn)
+    return {
+        n: p.default
+        for n, p in sig.parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
+def _params_dataclass(name: str, fn: MethodFn) -> type:
+    """A dataclass of ``fn``'s keyword-only parameters, so :func:`config.parse` checks names and types."""
+    hints = typing.get_type_hints(fn)
+    fields = []
+    for pname, default in _defaults(fn).items():
+        if default is inspect.Parameter.empty:
+            raise TypeError(f"Method {name!r}: parameter {pname!r} needs a default.")
+        fields.append((pname, hints.get(pname, Any), dataclasses.field(default=default)))
+    return dataclasses.make_dataclass(f"{name}_params", fields, frozen=True)
+
+
+def _check_inputs(inputs: Tensor) -> Tensor:
+    if not isinstance(inputs, Tensor) or inputs.dim() != 4:
+        shape = tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__
+        raise ConfigError(f"attribute(): inputs must be a tensor [N, C, H, W], got {shape}.")
+    if inputs.shape[0] == 0:
+        raise ConfigError("attribute(): inputs is an empty batch.")
+    if not inputs.is_floating_point():
+        raise ConfigError(f"attribute(): inputs must be floating point images in [0, 1], got {inputs.dtype}.")
+    return inputs
+
+
+def _check_target(target: Tensor | int, n: int) -> Tensor:
+    if isinstance(target, bool) or not isinstance(target, (int, Tensor)):
+        raise ConfigError(f"attribute(): target must be an int or an int64 tensor [N], got {target!r}.")
+    if isinstance(target, int):
+        target = torch.full((n,), target, dtype=torch.int64)
+    if target.dim() == 0:
+        target = target.expand(n)
+    if target.shape != (n,) or target.is_floating_point():
+        raise ConfigError(
+            f"attribute(): target must be integer class indices of shape [{n}], "
+            f"got {target.dtype} {tuple(target.shape)}."
+        )
+    if n and int(target.min()) < 0:
+        raise ConfigError(f"attribute(): target has a negative class index {int(target.min())}.")
+    return target.detach().to(torch.int64)
+
+
+def _target_check(y: Tensor) -> Callable:
+    checked = False
+
+    def hook(module: nn.Module, args: Any, output: Any) -> None:
+        nonlocal checked
+        if checked:
+            return
+        checked = True
+        if not isinstance(output, Tensor) or output.dim() != 2:
+            shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
+            raise ConfigError(f"attribute(): the model must return logits [N, classes], got {shape}.")
+        if y.numel() and int(y.max()) >= output.shape[1]:
+            raise ConfigError(
+                f"attribute(): target class {int(y.max())} is out of range for a model with "
+                f"{output.shape[1]} outputs."
+            )
+
+    return hook
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for tensor in [*model.parameters(), *model.buffers()]:
+        return tensor.device
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch, NumPy and ``random`` from ``seed``; restore the caller's RNG states on exit.
+
+    Not :func:`runtime.seed_everything`: that also switches on deterministic algorithms globally,
+    a side effect an attribution call should not have.
+    """
+    devices = [device.index or 0] if device.type == "cuda" else []
+    py_state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+
+_CAPTUM_DIR = f"{os.sep}captum{os.sep}"
+_TORCH_DIR = f"{os.sep}torch{os.sep}"
+
+
+def _raised_in_captum(exc: BaseException) -> bool:
+    """True when the innermost frame outside torch itself is Captum's.
+
+    A model that fails in its own ``forward`` (wrong input size, say) fails for every method: that
+    error is raised as it is. Captum's own checks (reused modules, layers without an LRP rule) and
+    its assumptions about the graph are the architecture's incompatibility with the method.
+    """
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _TORCH_DIR not in f.filename]
+    return bool(frames) and _CAPTUM_DIR in frames[-1].filename
