@@ -18,6 +18,14 @@ TINY_PARAMETERS = {
         "mnist_cnn": {"train": {"epochs": 1}, "explain": {"methods": ["saliency"], "n_images": 2}},
         "resnet_small": {"train": {"epochs": 1}, "explain": {"methods": ["saliency"], "n_images": 2}},
     },
+    "sanity_checks": {
+        "protocol": {
+            "n_images": 12,
+            "n_boot": 50,
+            "methods": {"saliency": {}, "guided_backprop": {}, "gradcam": {}},
+            "random_labels": {"n_train": 64, "train": {"epochs": 2, "batch_size": 32}},
+        }
+    },
 }
 
 

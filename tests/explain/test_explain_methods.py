@@ -8,6 +8,7 @@ Applicability (random weights):
 | mlp          | gradcam, guided_gradcam (no convolutional layer) |
 | resnet_small | lrp (residual additions)                         |
 | resnet18     | lrp (residual additions); deeplift, deeplift_shap (torchvision reuses one ReLU module per block) |
+| inception_v3 | lrp, deeplift, deeplift_shap, guided_backprop, deconvolution, guided_gradcam (functional F.relu) |
 
 Guided backprop and deconvolution run on resnet18 and equal their values on a copy with one ReLU
 per call site (Captum hooks every call of a module).
@@ -101,6 +102,13 @@ class WithSoftplus(nn.Module):
         return self.body(x)
 
 
+@pytest.mark.parametrize("method", ["guided_backprop", "deconvolution", "deeplift", "deeplift_shap"])
+def test_hooked_methods_refuse_functional_activations(method):
+    expected = f"{method} is not applicable to FunctionalReLU: .*'relu' as a function"
+    with pytest.raises(NotApplicableError, match=expected):
+        attribute(method, FunctionalReLU(), torch.rand(2, 1, 4, 4), 0)
+
+
 def test_lrp_refuses_functional_activations_and_unknown_layers():
     x = torch.rand(2, 1, 4, 4)
     with pytest.raises(NotApplicableError, match="lrp is not applicable to FunctionalReLU: .*'relu'"):
@@ -129,7 +137,8 @@ def test_torchvision_resnet18_random_weights(resnet18, method):
     model = resnet18
     x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     if method in ("deeplift", "lrp"):
-        with pytest.raises(NotApplicableError, match=f"{method} is not applicable to resnet18: .*(more than once|residual)"):
+        expected = f"{method} is not applicable to resnet18: .*(more than once|residual)"
+        with pytest.raises(NotApplicableError, match=expected):
             attribute(method, model, x, 3)
         return
     maps = attribute(method, model, x, 3)

@@ -54,6 +54,8 @@ def test_misspelled_param_names_key_and_valid_params(cnn, x):
     msg = str(err.value)
     assert "'nsteps'" in msg and "did you mean 'n_steps'" in msg and "integrated_gradients" in msg
     assert "integration" in msg and "internal_batch_size" in msg
+    with pytest.raises(ConfigError, match="'guided_backprop' takes no parameters, got 'n_steps'"):
+        attribute("guided_backprop", cnn, x, 0, n_steps=3)
 
 
 def test_wrong_param_type_and_range(cnn, x):

@@ -153,6 +153,28 @@ def test_registry_metadata():
     assert set(SIMILARITY_METRICS) == {"spearman_abs", "spearman_signed", "ssim", "hog"}
     for metric in SIMILARITY_METRICS.values():
         assert metric.higher_is_better and metric.range == (-1.0, 1.0) and metric.description
-    assert similarity_metric("ssim").fn is ssim
+    rng = np.random.default_rng(3)
+    a, b = rng.random((4, 16, 16)), rng.random((4, 16, 16))
+    np.testing.assert_allclose(similarity_metric("ssim")(a, b), ssim(a, b))
+
+
+def test_vectorised_ssim_equals_skimage():
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(4)
+    a = rng.random((5, 28, 28))
+    b = 0.5 * a + 0.5 * rng.random((5, 28, 28))
+    na, nb = normalize(a, "minmax"), normalize(b, "minmax")
+    expected = [structural_similarity(x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                      data_range=1.0) for x, y in zip(na, nb)]
+    np.testing.assert_allclose(ssim(a, b), expected, atol=1e-10)
+
+
+def test_prepared_reference_gives_the_same_values():
+    rng = np.random.default_rng(5)
+    a, b = rng.random((6, 28, 28)), rng.random((6, 28, 28))
+    a[2] = np.nan
+    for metric in SIMILARITY_METRICS.values():
+        np.testing.assert_array_equal(metric.against(metric.prepare(a), b), metric(a, b))
     with pytest.raises(ConfigError, match="Did you mean 'ssim'"):
         similarity_metric("sssim")

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..models import gradcam_layer
+from .propagation import RELU_FUNCTIONS, require_module_activations
 from .registry import register_method
 
 
@@ -41,6 +42,7 @@ def gradcam(
 @register_method("guided_gradcam", kind="cam", needs_gradcam_layer=True)
 def guided_gradcam(model: nn.Module, x: Tensor, target: Tensor, *, layer: str | None = None) -> Tensor:
     """Guided GradCAM: guided backprop x GradCAM."""
+    require_module_activations(model, RELU_FUNCTIONS)
     return GuidedGradCam(model, _layer(model, layer, "guided_gradcam")).attribute(x, target=target)
 
 

@@ -12,12 +12,14 @@ Formulas (f = the target logit):
 - gradient_shap: expected gradients ``E[(x - x') * df/dx(x' + a (x - x') + noise)]`` over
   references x' and a ~ U(0, 1) (Lundberg & Lee 2017).
 - smoothgrad / smoothgrad_sq / vargrad: mean / mean of squares / variance of the gradient at
-  ``x + N(0, s^2)`` with ``s = noise_level * (max(x) - min(x))`` per image (Smilkov et al. 2017;
-  Adebayo et al. 2018 for VarGrad); ig_smoothgrad is the mean of IG over the same noise.
+  ``x + N(0, s^2)`` with ``s = noise_level * (max(x) - min(x))`` per image (a constant image counts
+  as range 1) (Smilkov et al. 2017; Adebayo et al. 2018 for VarGrad); ig_smoothgrad is the mean of
+  IG over the same noise.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -201,7 +203,7 @@ def _unit_range(x: Tensor, n_samples: int, noise_level: float, method: str) -> t
     return x / scale, scale
 
 
-def _rescaled(model: nn.Module):
+def _rescaled(model: nn.Module) -> Callable[[Tensor, Tensor], Tensor]:
     def forward(u: Tensor, scale: Tensor) -> Tensor:
         return model(u * scale)
 

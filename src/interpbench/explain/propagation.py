@@ -8,16 +8,19 @@
 - lrp: epsilon-rule Layer-wise Relevance Propagation (Bach et al. 2015),
   ``R_j = sum_k a_j w_jk / (z_k + eps sign(z_k)) R_k``, started from the target logit.
 
-The rules sit on ReLU (and, for DeepLift, pooling) *modules*. A module called twice in one forward
-pass (torchvision's ResNet blocks reuse ``self.relu``) breaks DeepLift and LRP: Captum detects it and
-:func:`interpbench.explain.attribute` reports NotApplicableError. Guided backprop and deconvolution
-register their hooks per call and handle reuse. A functional ``F.relu`` is invisible to all of these
-and gets the plain gradient.
+The rules sit on ReLU (and, for DeepLift, pooling and other nonlinearity) *modules*. A module
+called twice in one forward pass (torchvision's ResNet blocks reuse ``self.relu``) breaks DeepLift
+and LRP: Captum detects it and :func:`interpbench.explain.attribute` reports NotApplicableError.
+Guided backprop and deconvolution register their hooks per call and handle reuse. A functional
+``F.relu`` is invisible to the hooks and would silently get the plain gradient, so a model whose
+traced forward calls one (torchvision's Inception v3) is refused.
 """
 
 from __future__ import annotations
 
+import logging
 import operator
+import weakref
 
 import torch
 from captum.attr import LRP, Deconvolution, DeepLift, DeepLiftShap, GuidedBackprop
@@ -30,10 +33,13 @@ from ..models.torchvision_zoo import Normalized
 from .references import reference_distribution
 from .registry import register_method, require
 
+log = logging.getLogger(__name__)
+
 
 @register_method("deeplift", kind="propagation")
 def deeplift(model: nn.Module, x: Tensor, target: Tensor, *, baseline: float = 0.0) -> Tensor:
     """DeepLift (Rescale rule) from a constant reference image (default black)."""
+    require_module_activations(model, DEEPLIFT_FUNCTIONS)
     return DeepLift(model).attribute(x, baselines=baseline, target=target)
 
 
@@ -43,6 +49,7 @@ def deeplift_shap(
 ) -> Tensor:
     """DeepLiftShap: DeepLift averaged over >= 2 references (``zeros``, ``mean``, ``uniform``)."""
     require(len(baselines) >= 2, "deeplift_shap", f"baselines must name at least 2 references, got {list(baselines)}.")
+    require_module_activations(model, DEEPLIFT_FUNCTIONS)
     refs = reference_distribution(x, baselines, "deeplift_shap")
     return DeepLiftShap(model).attribute(x, baselines=refs, target=target)
 
@@ -50,12 +57,14 @@ def deeplift_shap(
 @register_method("guided_backprop", kind="propagation")
 def guided_backprop(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     """Guided Backpropagation."""
+    require_module_activations(model, RELU_FUNCTIONS)
     return GuidedBackprop(model).attribute(x, target=target)
 
 
 @register_method("deconvolution", kind="propagation")
 def deconvolution(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     """Deconvolution (DeconvNet)."""
+    require_module_activations(model, RELU_FUNCTIONS)
     return Deconvolution(model).attribute(x, target=target)
 
 
@@ -71,7 +80,7 @@ def lrp(model: nn.Module, x: Tensor, target: Tensor, *, epsilon: float = 1e-9) -
         x = (x - model.mean) / model.std
         model = model.net
     check_plain_chain(model)
-    ruled = [m for m in _leaves(model) if type(m) in SUPPORTED_LAYERS_WITH_RULES or type(m) in (nn.Flatten, nn.Identity)]
+    ruled = [m for m in _leaves(model) if type(m) in (*SUPPORTED_LAYERS_WITH_RULES, nn.Flatten, nn.Identity)]
     try:
         for module in ruled:
             # Captum's default rule with our epsilon; Flatten and Identity only reshape, so the
@@ -84,8 +93,45 @@ def lrp(model: nn.Module, x: Tensor, target: Tensor, *, epsilon: float = 1e-9) -
                 del module.rule
 
 
+RELU_FUNCTIONS = frozenset({"relu", "relu_"})
+DEEPLIFT_FUNCTIONS = RELU_FUNCTIONS | {
+    "max_pool1d", "max_pool2d", "max_pool3d", "elu", "leaky_relu", "softplus", "softmax", "sigmoid", "tanh",
+}
+_FUNCTIONS_CACHE: weakref.WeakKeyDictionary[nn.Module, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def require_module_activations(model: nn.Module, functions: frozenset[str]) -> None:
+    """NotApplicableError if the traced forward applies one of ``functions`` (by name) outside a module.
+
+    A model that torch.fx cannot trace is let through: nothing can be said about it.
+    """
+    if model not in _FUNCTIONS_CACHE:
+        try:
+            graph = torch.fx.symbolic_trace(model).graph
+        except Exception as exc:  # data-dependent control flow etc.
+            log.debug("Could not trace %s to look for functional activations: %s", type(model).__name__, exc)
+            return
+        _FUNCTIONS_CACHE[model] = frozenset(_op_names(graph))
+    found = sorted(_FUNCTIONS_CACHE[model] & functions)
+    if found:
+        raise NotApplicableError(
+            f"its forward applies {', '.join(map(repr, found))} as a function; the method's rules are "
+            "hooked on activation modules (nn.ReLU, ...), so these would get the plain gradient."
+        )
+
+
+def _op_names(graph: torch.fx.Graph) -> set[str]:
+    return {_name(n.target) for n in graph.nodes if n.op in ("call_function", "call_method")}
+
+
+def _name(target: object) -> str:
+    return target if isinstance(target, str) else getattr(target, "__name__", str(target))
+
+
 _LRP_MODULES = (*SUPPORTED_LAYERS_WITH_RULES, *SUPPORTED_NON_LINEAR_LAYERS, nn.Flatten, nn.Identity)
-_RESHAPES = {torch.flatten, torch.reshape, operator.getitem, getattr, "flatten", "view", "reshape", "size", "contiguous"}
+_RESHAPES = {
+    torch.flatten, torch.reshape, operator.getitem, getattr, "flatten", "view", "reshape", "size", "contiguous",
+}
 _MERGES = {operator.add, operator.iadd, torch.add, torch.cat, "add", "add_", "__add__"}
 
 
@@ -110,12 +156,12 @@ def check_plain_chain(model: nn.Module) -> None:
                 raise NotApplicableError(f"module {node.target!r} is used more than once in the forward pass.")
             called.add(node.target)
         elif node.op in ("call_function", "call_method") and node.target not in _RESHAPES:
-            name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
+            name = _name(node.target)
             what = "merges two branches (a residual addition or concatenation)" if node.target in _MERGES else (
                 "applies an operation outside a module"
             )
             raise NotApplicableError(
-                f"its forward {what}: {name!r} at {node.name!r}; LRP needs a plain chain of modules."
+                f"its forward {what}: {name!r} (graph node {node.name!r}); LRP needs a plain chain of modules."
             )
     unsupported = sorted({type(m).__name__ for m in _leaves(model) if type(m) not in _LRP_MODULES})
     if unsupported:

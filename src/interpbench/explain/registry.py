@@ -108,6 +108,8 @@ def register_method(
 
 def available_methods(kind: str | None = None) -> list[str]:
     """Names of the registered methods (of one ``kind`` when given), sorted."""
+    if kind is not None and kind not in KINDS:
+        raise ConfigError(f"Unknown method kind {kind!r}; kinds: {', '.join(KINDS)}.")
     return sorted(n for n, s in _METHODS.items() if kind is None or s.kind == kind)
 
 
@@ -133,6 +135,8 @@ def attribute(
     images or an int64 tensor ``[N]``. ``params`` are the method's own (see ``method_info``).
     """
     spec = method_info(method)
+    if params and not spec.params:
+        raise ConfigError(f"attribution method {method!r} takes no parameters, got {', '.join(map(repr, params))}.")
     options = dataclasses.asdict(parse(spec.params_type, params, where=f"attribution method {method!r}"))
     x = _check_inputs(inputs)
     device = _model_device(model)

@@ -16,13 +16,14 @@ The normalisations are those of :func:`interpbench.explain.postprocess.normalize
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import gaussian_filter
 from scipy.stats import rankdata
 from skimage.feature import hog
-from skimage.metrics import structural_similarity
 
 from ..errors import DataError, unknown_name
 from ..explain.postprocess import normalize
@@ -34,6 +35,14 @@ HOG_ORIENTATIONS = 9
 HOG_CELLS_PER_BLOCK = 3
 
 
+def _rank_features(how: str) -> Callable[[np.ndarray], np.ndarray]:
+    def features(a: np.ndarray) -> np.ndarray:
+        n = a.shape[0]
+        return rankdata(_norm(a, how).reshape(n, -1), axis=1)
+
+    return features
+
+
 def spearman_abs(A, B) -> np.ndarray:
     """Spearman rank correlation of ``normalize(A, "abs")`` and ``normalize(B, "abs")``, per image.
 
@@ -41,8 +50,7 @@ def spearman_abs(A, B) -> np.ndarray:
     ties given their average rank (as ``scipy.stats.spearmanr``). Insensitive to the sign of the
     attributions. A constant map has no ranking: NaN.
     """
-    a, b, ok = _pair(A, B)
-    return _per_row(ok, lambda i: _spearman_rows(_norm(a[i], "abs"), _norm(b[i], "abs")))
+    return SIMILARITY_METRICS["spearman_abs"](A, B)
 
 
 def spearman_signed(A, B) -> np.ndarray:
@@ -51,8 +59,7 @@ def spearman_signed(A, B) -> np.ndarray:
     Same formula as :func:`spearman_abs` on ``normalize(., "signed")``: a map and its negation
     score -1. A constant map: NaN.
     """
-    a, b, ok = _pair(A, B)
-    return _per_row(ok, lambda i: _spearman_rows(_norm(a[i], "signed"), _norm(b[i], "signed")))
+    return SIMILARITY_METRICS["spearman_signed"](A, B)
 
 
 def ssim(A, B) -> np.ndarray:
@@ -64,22 +71,33 @@ def ssim(A, B) -> np.ndarray:
     sigma 1.5 and population covariances (``use_sample_covariance=False``): Wang et al.'s settings,
     as used by Adebayo et al. Maps must be at least 11 x 11.
     """
-    a, b, ok = _pair(A, B)
+    return SIMILARITY_METRICS["ssim"](A, B)
+
+
+def _ssim_features(a: np.ndarray) -> np.ndarray:
     if min(a.shape[1:]) < SSIM_MIN_SIDE:
         raise DataError(
             f"ssim needs maps of at least {SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} pixels (Gaussian window, "
             f"sigma {SSIM_SIGMA}); got {a.shape[1]}x{a.shape[2]}."
         )
+    return _norm(a, "minmax")
 
-    def rows(i):
-        na, nb = _norm(a[i], "minmax"), _norm(b[i], "minmax")
-        return np.array([
-            structural_similarity(x, y, gaussian_weights=True, sigma=SSIM_SIGMA,
-                                  use_sample_covariance=False, data_range=1.0)
-            for x, y in zip(na, nb)
-        ])
 
-    return _per_row(ok, rows)
+def _ssim_compare(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """skimage's ``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+    data_range=1)`` for a whole stack at once. skimage takes one image pair per call; this is the
+    same formula (same filter: Gaussian, truncate 3.5, reflect; mean over the map less a 5-pixel
+    border), vectorised over images because it runs for every method x randomization step.
+    Tested equal to skimage."""
+    def blur(z):
+        return gaussian_filter(z, sigma=(0, SSIM_SIGMA, SSIM_SIGMA), truncate=3.5, mode="reflect")
+
+    c1, c2 = 0.01**2, 0.03**2
+    ux, uy = blur(x), blur(y)
+    vx, vy, vxy = blur(x * x) - ux * ux, blur(y * y) - uy * uy, blur(x * y) - ux * uy
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    pad = (SSIM_MIN_SIDE - 1) // 2
+    return s[:, pad:-pad, pad:-pad].mean(axis=(1, 2))
 
 
 def hog_similarity(A, B, correlation: str = "spearman") -> np.ndarray:
@@ -99,46 +117,80 @@ def hog_similarity(A, B, correlation: str = "spearman") -> np.ndarray:
     """
     if correlation not in ("spearman", "pearson"):
         raise unknown_name("HOG correlation", correlation, ("spearman", "pearson"))
-    a, b, ok = _pair(A, B)
+    metric = SIMILARITY_METRICS["hog"]
+    if correlation == "pearson":
+        metric = dataclasses.replace(metric, features=_hog_features)
+    return metric(A, B)
+
+
+def _hog_features(a: np.ndarray) -> np.ndarray:
     cells = tuple(max(4, side // 7) for side in a.shape[1:])
     if any(side // c < HOG_CELLS_PER_BLOCK for side, c in zip(a.shape[1:], cells)):
         raise DataError(
             f"hog_similarity needs maps of at least {HOG_CELLS_PER_BLOCK * 4} pixels per side; "
             f"got {a.shape[1]}x{a.shape[2]}."
         )
+    return np.stack([_hog(m, cells) for m in _norm(a, "minmax")])
 
-    def rows(i):
-        ha = np.stack([_hog(m, cells) for m in _norm(a[i], "minmax")])
-        hb = np.stack([_hog(m, cells) for m in _norm(b[i], "minmax")])
-        return _spearman_rows(ha, hb) if correlation == "spearman" else _pearson_rows(ha, hb)
 
-    return _per_row(ok, rows)
+def _hog_rank_features(a: np.ndarray) -> np.ndarray:
+    return rankdata(_hog_features(a), axis=1)
 
 
 @dataclass(frozen=True)
 class SimilarityMetric:
-    """A registered similarity metric and its metadata (Quantus style)."""
+    """A registered similarity metric and its metadata (Quantus style).
+
+    A metric is ``compare(features(A), features(B))``; callers comparing many map sets with one
+    reference (every randomization step against the original) compute ``features`` of the
+    reference once with :meth:`prepare` and call :meth:`against`.
+    """
 
     name: str
-    fn: Callable[..., np.ndarray]
+    features: Callable[[np.ndarray], np.ndarray]
+    compare: Callable[[np.ndarray, np.ndarray], np.ndarray]
     higher_is_better: bool
     range: tuple[float, float]
     description: str
 
+    def prepare(self, A) -> tuple[np.ndarray, np.ndarray]:
+        """``(features of the finite maps, mask of finite maps)`` for ``A`` [N, H, W]."""
+        a = _maps(A)
+        ok = np.isfinite(a).all(axis=(1, 2))
+        return (self.features(a[ok]) if ok.any() else None), ok
+
+    def against(self, prepared: tuple[np.ndarray, np.ndarray], B) -> np.ndarray:
+        """Per-image similarity of ``B`` to the prepared reference; NaN where either is non-finite."""
+        fa, ok_a = prepared
+        b = _maps(B)
+        if b.shape[0] != ok_a.shape[0]:
+            raise DataError(f"Similarity metrics compare two map sets of the same shape; got {ok_a.shape[0]} and {b.shape[0]} maps.")
+        ok = ok_a & np.isfinite(b).all(axis=(1, 2))
+        out = np.full(ok.shape, np.nan)
+        if ok.any():
+            out[ok] = self.compare(fa[ok[ok_a]], self.features(b[ok]))
+        return out
+
     def __call__(self, A, B) -> np.ndarray:
-        return self.fn(A, B)
+        a, b = _to_numpy(A), _to_numpy(B)
+        if a.ndim != 3 or a.shape != b.shape:
+            raise DataError(
+                f"Similarity metrics compare two map sets of the same shape [N, H, W]; "
+                f"got {a.shape} and {b.shape}."
+            )
+        return self.against(self.prepare(a), b)
 
 
 SIMILARITY_METRICS: dict[str, SimilarityMetric] = {
     m.name: m
     for m in (
-        SimilarityMetric("spearman_abs", spearman_abs, True, (-1.0, 1.0),
+        SimilarityMetric("spearman_abs", _rank_features("abs"), lambda x, y: _pearson_rows(x, y), True, (-1.0, 1.0),
                          "Spearman rank correlation of absolute-value normalised maps"),
-        SimilarityMetric("spearman_signed", spearman_signed, True, (-1.0, 1.0),
-                         "Spearman rank correlation of signed (diverging) normalised maps"),
-        SimilarityMetric("ssim", ssim, True, (-1.0, 1.0),
+        SimilarityMetric("spearman_signed", _rank_features("signed"), lambda x, y: _pearson_rows(x, y), True,
+                         (-1.0, 1.0), "Spearman rank correlation of signed (diverging) normalised maps"),
+        SimilarityMetric("ssim", _ssim_features, _ssim_compare, True, (-1.0, 1.0),
                          "Structural similarity (Gaussian window, sigma 1.5) of min-max normalised maps"),
-        SimilarityMetric("hog", hog_similarity, True, (-1.0, 1.0),
+        SimilarityMetric("hog", _hog_rank_features, lambda x, y: _pearson_rows(x, y), True, (-1.0, 1.0),
                          "Spearman rank correlation of HOG descriptors of min-max normalised maps"),
     )
 }
@@ -159,24 +211,11 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
-def _pair(A, B) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Both map sets as float64 ``[N, H, W]`` plus a mask of the images whose two maps are finite."""
-    a, b = _to_numpy(A), _to_numpy(B)
-    if a.ndim != 3 or a.shape != b.shape:
-        raise DataError(
-            f"Similarity metrics compare two map sets of the same shape [N, H, W]; "
-            f"got {a.shape} and {b.shape}."
-        )
-    ok = np.isfinite(a).all(axis=(1, 2)) & np.isfinite(b).all(axis=(1, 2))
-    return a, b, ok
-
-
-def _per_row(ok: np.ndarray, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """``compute(rows)`` on the finite pairs only; NaN for the others."""
-    out = np.full(ok.shape, np.nan)
-    if ok.any():
-        out[ok] = compute(np.flatnonzero(ok))
-    return out
+def _maps(A) -> np.ndarray:
+    a = _to_numpy(A)
+    if a.ndim != 3:
+        raise DataError(f"Similarity metrics take maps [N, H, W]; got shape {a.shape}.")
+    return a
 
 
 def _norm(maps: np.ndarray, how: str) -> np.ndarray:
@@ -191,18 +230,6 @@ def _hog(m: np.ndarray, cells: tuple[int, int]) -> np.ndarray:
     )  # [blocks_r, blocks_c, 3, 3, 9] over the padded map; keep the blocks on the original map
     keep = [side // c - HOG_CELLS_PER_BLOCK + 1 for side, c in zip(m.shape, cells)]
     return blocks[1:1 + keep[0], 1:1 + keep[1]].ravel()
-
-
-def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman's rho between matching rows of ``x`` and ``y`` ([N, ...] each).
-
-    Ranks every row at once with ``rankdata(axis=1)`` (average ties) and takes the Pearson
-    correlation of the ranks: the same value as ``scipy.stats.spearmanr`` per pair, but one
-    vectorised call instead of N (spearmanr on two 1-D vectors has a large per-call overhead and
-    on 2-D input computes the full cross-correlation matrix).
-    """
-    n = x.shape[0]
-    return _pearson_rows(rankdata(x.reshape(n, -1), axis=1), rankdata(y.reshape(n, -1), axis=1))
 
 
 def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -72,6 +72,7 @@ def build_model(
     for attr in ("block_names", "gradcam_layer_name"):
         if not hasattr(model, attr):
             raise ConfigError(f"Model {name!r} does not declare {attr!r}; see interpbench.models.")
+    model.name = name  # named in error messages (e.g. "lrp is not applicable to resnet_small")
     if weights_path is not None:
         load_weights(model, weights_path)
     return model

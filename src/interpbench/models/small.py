@@ -11,9 +11,15 @@ from torch import nn
 from .registry import register_model
 
 
+def _hw(image_size: int | tuple[int, int]) -> tuple[int, int]:
+    """``image_size`` as (height, width): an int is a square, a pair allows e.g. 56 x 28 BlockMNIST."""
+    return (image_size, image_size) if isinstance(image_size, int) else (int(image_size[0]), int(image_size[1]))
+
+
 @register_model("mlp", "Fully connected ReLU network on flattened pixels.")
 def build_mlp(num_classes=10, in_channels=1, image_size=28, hidden=(256, 256)):
-    return MLP(in_channels * image_size * image_size, num_classes, tuple(hidden))
+    h, w = _hw(image_size)
+    return MLP(in_channels * h * w, num_classes, tuple(hidden))
 
 
 class MLP(nn.Module):
@@ -44,7 +50,7 @@ class MnistCNN(nn.Module):
     block_names = ["fc2", "fc1", "conv2", "conv1"]
     gradcam_layer_name = "conv2"
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 1, image_size: int = 28):
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, image_size: int | tuple[int, int] = 28):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, 32, 5, padding=2)
         self.relu1 = nn.ReLU()
@@ -53,8 +59,8 @@ class MnistCNN(nn.Module):
         self.relu2 = nn.ReLU()
         self.pool2 = nn.MaxPool2d(2)
         self.flatten = nn.Flatten()
-        side = image_size // 4
-        self.fc1 = nn.Linear(64 * side * side, 1024)
+        h, w = _hw(image_size)
+        self.fc1 = nn.Linear(64 * (h // 4) * (w // 4), 1024)
         self.relu3 = nn.ReLU()
         self.fc2 = nn.Linear(1024, num_classes)
 

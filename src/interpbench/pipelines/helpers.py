@@ -24,13 +24,19 @@ def build_for_data(p: ClassifierParams, x: torch.Tensor, state: dict | None = No
         m.architecture,
         num_classes=m.num_classes,
         in_channels=int(x.shape[1]),
-        image_size=int(x.shape[-1]),
+        image_size=image_size_of(x),
         weights_path=m.weights_path if state is None else None,
         **m.options,
     )
     if state is not None:
         model.load_state_dict(state)
     return model.eval()
+
+
+def image_size_of(x: torch.Tensor) -> int | tuple[int, int]:
+    """Side of square images ``[N, C, S, S]``, else ``(H, W)``."""
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    return h if h == w else (h, w)
 
 
 def bind(func: Callable, **constants) -> Callable:

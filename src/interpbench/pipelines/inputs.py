@@ -12,7 +12,7 @@ from interpbench.config import parse
 from interpbench.data import load_image_folder
 from interpbench.errors import ConfigError
 from interpbench.models import build_model
-from interpbench.pipelines.helpers import build_for_data, classifier_params
+from interpbench.pipelines.helpers import build_for_data, classifier_params, image_size_of
 from interpbench.pipelines.params import StudySlotParams
 
 log = logging.getLogger(__name__)
@@ -39,5 +39,5 @@ def slot_model(slot: dict | None, zoo_params: dict, state: dict, x: torch.Tensor
         m = p.pretrained
         log.info("%s: using pretrained %s from %s", where, m.architecture, m.weights_path)
         return build_model(m.architecture, num_classes=m.num_classes, in_channels=int(x.shape[1]),
-                           image_size=int(x.shape[-1]), weights_path=m.weights_path, **m.options).eval()
+                           image_size=image_size_of(x), weights_path=m.weights_path, **m.options).eval()
     return build_for_data(classifier_params(zoo_params, "zoo slot"), x, state)

@@ -72,7 +72,7 @@ def randomization_maps(
 
 def similarity_rows(
     reference: torch.Tensor,
-    other: torch.Tensor,
+    others: list[tuple[torch.Tensor, dict[str, Any]]],
     methods: list[str],
     metrics: list[str],
     *,
@@ -80,30 +80,31 @@ def similarity_rows(
     n_boot: int = 1000,
     **keys: Any,
 ) -> list[dict]:
-    """One results row per (method, metric): similarity of ``other`` [M, N, H, W] to ``reference``.
+    """Results rows: for each method and metric, the similarity of every map set in ``others``
+    ([M, N, H, W] each, with its own row keys such as ``x``) to ``reference`` [M, N, H, W].
 
-    Methods whose maps are all NaN (not applicable) are left out.
+    The reference's features (ranks, HOG descriptors, ...) are computed once per method and
+    metric. Methods whose reference maps are all NaN (not applicable) are left out.
     """
     rows = []
     for i, method in enumerate(methods):
-        a, b = reference[i].numpy(), other[i].numpy()
-        if np.isnan(a).all() or np.isnan(b).all():
+        a = reference[i].numpy()
+        if np.isnan(a).all():
             continue
-        for metric in metrics:
-            values = similarity_metric(metric)(a, b)
-            rows.append(summarize(values, seed=seed, n_boot=n_boot, method=method, metric=metric, **keys))
+        for name in metrics:
+            metric = similarity_metric(name)
+            prepared = metric.prepare(a)
+            for maps, extra in others:
+                values = metric.against(prepared, maps[i].numpy())
+                rows.append(summarize(values, seed=seed, n_boot=n_boot, method=method, metric=name, **keys, **extra))
     return rows
 
 
 def randomization_rows(bundle: dict, metrics: list[str], *, seed: int, n_boot: int = 1000, **keys: Any) -> list[dict]:
     """Rows along ``layer_step``: each step's maps against step 0's; x_label is the block name."""
-    rows = []
-    for s, block in enumerate(bundle["steps"]):
-        rows += similarity_rows(
-            bundle["maps"][0], bundle["maps"][s], bundle["methods"], metrics, seed=seed, n_boot=n_boot,
-            x_name="layer_step", x=float(s), x_label=block, **keys,
-        )
-    return rows
+    steps = [(bundle["maps"][s], {"x_name": "layer_step", "x": float(s), "x_label": block})
+             for s, block in enumerate(bundle["steps"])]
+    return similarity_rows(bundle["maps"][0], steps, bundle["methods"], metrics, seed=seed, n_boot=n_boot, **keys)
 
 
 __all__ = ["SIMILARITY_METRICS", "method_maps", "randomization_maps", "randomization_rows", "similarity_rows"]

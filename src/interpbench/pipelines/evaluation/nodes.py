@@ -48,9 +48,9 @@ def score_random_labels(
     model's final train accuracy on its permuted labels (how well it fit them)."""
     p = parse(SanityParams, protocol, "sanity_checks.protocol")
     keys = dict(study=study, dataset=dataset, model=f"{model_name}_random_labels")
-    rows = similarity_rows(bundle["maps"][0], bundle["maps"][1], bundle["methods"], p.metrics, seed=seed,
-                           n_boot=p.n_boot, x_name="data_randomization", x=1.0,
-                           x_label="true vs random labels", **keys)
+    label_test = {"x_name": "data_randomization", "x": 1.0, "x_label": "true vs random labels"}
+    rows = similarity_rows(bundle["maps"][0], [(bundle["maps"][1], label_test)], bundle["methods"], p.metrics,
+                           seed=seed, n_boot=p.n_boot, **keys)
     last = history.iloc[-1]
     rows.append({**keys, "method": "none", "metric": "train_acc", "value": float(last["accuracy"]),
                  "n": p.random_labels.n_train, "seed": seed, "x_name": "epoch", "x": float(last["epoch"]),

@@ -1,0 +1,108 @@
+"""Overhead of the attribution registry over the bare model passes a method needs.
+
+On ``mnist_cnn`` (random init) with a batch of 64 MNIST-shaped inputs, each method's time per
+batch (median of a few repeats after a warm-up, default torch threads) is divided by its ideal:
+
+    ideal = passes x (one measured pass of the batch of 64)
+
+where a pass is forward+backward (gradient of the target logits with respect to the input,
+weights frozen as ``attribute`` freezes them) for the gradient methods, and a forward pass under
+``no_grad`` for occlusion. Passes: saliency 1, integrated_gradients n_steps, smoothgrad n_samples,
+occlusion the number of window positions + 1 (the unoccluded input). A ratio below 1 means the
+registry's larger internal batches beat 64-image batches. The reference pass is timed next to
+each repeat (the load of a shared machine drifts) and the median per-repeat ratio is reported.
+Goal: ratio <= 1.3 for saliency, IG and smoothgrad.
+
+    python benchmarks/attribution_overhead.py [--repeats 3] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from interpbench.explain import attribute
+from interpbench.models import build_model
+
+BATCH = 64
+STEPS = 50
+SAMPLES = 50
+PATCH, STRIDE = 4, 2
+
+
+def seconds(fn: Callable[[], object], runs: int = 1) -> float:
+    """Mean wall time of ``runs`` calls of ``fn``."""
+    start = time.perf_counter()
+    for _ in range(runs):
+        fn()
+    return (time.perf_counter() - start) / runs
+
+
+def main(repeats: int) -> list[dict]:
+    model = build_model("mnist_cnn").eval()
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(BATCH, 1, 28, 28, generator=gen)
+    y = torch.randint(0, 10, (BATCH,), generator=gen)
+
+    def forward_backward() -> torch.Tensor:
+        xg = x.clone().requires_grad_()
+        return torch.autograd.grad(model(xg).gather(1, y[:, None]).sum(), xg)[0]
+
+    def forward() -> torch.Tensor:
+        with torch.no_grad():
+            return model(x)
+
+    def unit_pass(kind: str) -> float:
+        # The weights are frozen for the reference pass, as ``attribute`` freezes them.
+        params = [p.requires_grad_(False) for p in model.parameters()]
+        try:
+            return seconds(forward_backward if kind == "fb" else forward, runs=5)
+        finally:
+            for p in params:
+                p.requires_grad_(True)
+
+    windows = ((28 - PATCH) // STRIDE + 1) ** 2
+    cases = [
+        ("saliency", {}, 1, "fb"),
+        ("integrated_gradients", {"n_steps": STEPS}, STEPS, "fb"),
+        ("smoothgrad", {"n_samples": SAMPLES}, SAMPLES, "fb"),
+        ("occlusion", {"patch": PATCH, "stride": STRIDE}, windows + 1, "f"),
+    ]
+    for kind in ("fb", "f"):  # warm-up
+        unit_pass(kind)
+    rows = []
+    for method, params, passes, kind in cases:
+        run = lambda: attribute(method, model, x, y, **params)  # noqa: E731
+        run()  # warm-up
+        # The machine's load drifts: time the reference pass right next to each repeat and take
+        # the median of the per-repeat ratios.
+        units, times = [], []
+        for _ in range(repeats):
+            units.append(unit_pass(kind))
+            times.append(seconds(run, runs=5 if passes == 1 else 1))
+        ratios = [t / (passes * u) for t, u in zip(times, units)]
+        rows.append({
+            "method": method, "passes": passes, "unit": statistics.median(units),
+            "seconds": statistics.median(times), "ratio": statistics.median(ratios),
+        })
+
+    print(f"mnist_cnn, batch {BATCH}, torch threads {torch.get_num_threads()}")
+    print(f"{'method':<22}{'passes':>7}{'pass ms':>9}{'s/batch':>9}{'ideal s':>9}{'ratio':>7}")
+    for r in rows:
+        print(f"{r['method']:<22}{r['passes']:>7}{r['unit'] * 1e3:>9.1f}{r['seconds']:>9.3f}"
+              f"{r['passes'] * r['unit']:>9.3f}{r['ratio']:>7.2f}")
+    return rows
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    main(args.repeats)
