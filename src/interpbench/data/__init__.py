@@ -1,5 +1,6 @@
-"""Dataset builders and readers: MNIST idx files, synthetic colour scenes, image folders."""
+"""Dataset builders and readers: MNIST idx files, synthetic colour scenes, image folders, CIFAR-10."""
 
+from .cifar import CIFAR10_CLASSES, load_cifar10, read_cifar_batch
 from .idx import read_idx, write_idx
 from .imagefolder import IMAGE_EXTENSIONS, list_image_folder, load_image_folder
 from .mnist import MnistData, load_mnist, split_train_test, subsample, to_float_images
@@ -7,6 +8,7 @@ from .scenes import BACKGROUNDS, COLORS, PALETTE, SHAPES, TEXTURES, generate_sce
 
 __all__ = [
     "BACKGROUNDS",
+    "CIFAR10_CLASSES",
     "COLORS",
     "IMAGE_EXTENSIONS",
     "PALETTE",
@@ -15,8 +17,10 @@ __all__ = [
     "MnistData",
     "generate_scenes",
     "list_image_folder",
+    "load_cifar10",
     "load_image_folder",
     "load_mnist",
+    "read_cifar_batch",
     "read_idx",
     "shape_mask",
     "split_train_test",

@@ -72,7 +72,8 @@ def train_model(
         order = torch.randperm(n, generator=gen)
         model.train()
         total_loss, correct, seen = 0.0, 0, 0
-        bar = tqdm(range(0, n, cfg.batch_size), desc=f"{desc} epoch {epoch + 1}/{cfg.epochs}", leave=False)
+        bar = tqdm(range(0, n, cfg.batch_size), desc=f"{desc} epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                   disable=None)  # None: no bar when the output is not a terminal (CI, log files)
         for start in bar:
             idx = order[start : start + cfg.batch_size]
             xb, yb = x[idx].to(device), y[idx].to(device)

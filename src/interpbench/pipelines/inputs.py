@@ -32,6 +32,14 @@ def slot_images(slot: dict | None, test: dict, n: int, where: str) -> dict:
     return {"x": data["x"][:n], "y": data["y"][:n]}
 
 
+def slot_labels(slot: dict | None, model_name: str, dataset: str) -> tuple[str, str]:
+    """``(model, dataset)`` labels of a slot's results: the pretrained architecture and the image
+    folder's name when configured, else the zoo slot's."""
+    p = parse(StudySlotParams, slot or {}, "slot")
+    model = p.pretrained.architecture if p.pretrained is not None else model_name
+    return model, (p.images.name if p.images.source == "image_folder" else dataset)
+
+
 def slot_model(slot: dict | None, zoo_params: dict, state: dict, x: torch.Tensor, where: str) -> nn.Module:
     """The slot's pretrained model when configured, else the zoo model with its trained ``state``."""
     p = parse(StudySlotParams, slot or {}, where)

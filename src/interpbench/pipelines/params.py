@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from interpbench.models.training import TrainConfig
 
@@ -38,6 +38,7 @@ class ClassifierParams:
 class RandomLabelParams:
     """Data randomization: the same architecture trained on permuted labels until it fits them."""
 
+    enabled: bool = True  # off e.g. for pretrained ImageNet models (it needs retraining them)
     n_train: int = 1000
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=40, stop_at_accuracy=0.95))
 
@@ -47,6 +48,7 @@ class ImageSource:
     """Where the explained images come from: the shared test split, or an ImageNet-style folder."""
 
     source: str = "test_split"  # test_split | image_folder
+    name: str = "imagenet"  # the results table's ``dataset`` for an image folder
     root: str | None = None
     image_size: int = 224
     max_per_class: int | None = None
@@ -70,3 +72,142 @@ class StudySlotParams:
 
     images: ImageSource = field(default_factory=ImageSource)
     pretrained: ModelParams | None = None
+
+
+# --- Study "input_gradients" (Shah, Jain, Netrapalli 2021); see conf/base/parameters_input_gradients.yml.
+
+
+@dataclass
+class AttackParams:
+    """PGD (Madry et al. 2018) in an L2 or Linf ball: the robust model's training attack, and the
+    attack its and the standard model's ``robust_acc`` is measured with (at the same eps)."""
+
+    norm: Literal["l2", "linf"] = "l2"
+    eps: float = 3.0
+    steps: int = 10
+    step_size: float | None = None  # None: 2.5 * eps / steps
+    eval_steps: int | None = None  # PGD steps for robust_acc (None: ``steps``)
+
+
+@dataclass
+class ModelPairParams:
+    """A standard and an adversarially trained model of the same architecture on one data slot."""
+
+    model: ModelParams
+    standard: TrainConfig = field(default_factory=TrainConfig)
+    robust: TrainConfig = field(default_factory=TrainConfig)
+    attack: AttackParams = field(default_factory=AttackParams)
+    robust_init: Literal["scratch", "standard"] = "scratch"  # "standard": adversarial fine-tuning
+
+
+@dataclass
+class BlockMnistDataParams:
+    """BlockMNIST built from the shared MNIST split (both BlockMNIST slots)."""
+
+    classes: list[int] = field(default_factory=lambda: [0, 1])
+    null_patch: Literal["square", "blank"] = "square"
+    max_train: int | None = None  # seeded subsample of the BlockMNIST sets (quick runs)
+    max_test: int | None = None
+
+
+@dataclass
+class NaturalDataParams:
+    """The natural-image slot: the shared synthetic scenes, or CIFAR-10 python batches in ``root``."""
+
+    source: Literal["scenes", "cifar10"] = "scenes"
+    root: str | None = None
+    max_train: int | None = None
+    max_test: int | None = None
+
+
+@dataclass
+class IGDataParams:
+    blockmnist: BlockMnistDataParams = field(default_factory=BlockMnistDataParams)
+    natural: NaturalDataParams = field(default_factory=NaturalDataParams)
+
+
+@dataclass
+class IGModelsParams:
+    blockmnist: ModelPairParams  # both BlockMNIST slots (BlockMNIST and BlockMNIST-Top)
+    natural: ModelPairParams
+
+
+@dataclass
+class IGExplainParams:
+    """Attribution maps of the test images, explaining ``target`` (the true label by default)."""
+
+    methods: dict[str, dict[str, Any]] = field(default_factory=lambda: {"saliency": {}})
+    target: Literal["label", "predicted"] = "label"
+    n_images: int | None = None  # None: every test image
+    batch_size: int = 256
+
+
+@dataclass
+class NullShareParams:
+    k: list[float] = field(default_factory=lambda: [0.025, 0.05, 0.1, 0.2, 0.3])
+
+
+@dataclass
+class DiffRoarParams:
+    """DiffROAR (Shah et al. eq. 1): retrain on the top-k / bottom-k unmasked pixels of each image."""
+
+    data: Literal["blockmnist", "blockmnist_top", "natural"] = "blockmnist"
+    method: str = "saliency"  # any registry method; its rankings of both models are retrained on
+    method_params: dict[str, Any] = field(default_factory=dict)
+    k: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2, 0.3, 0.5])
+    fill: Literal["channel_mean", "pixel_mean"] = "channel_mean"  # of the unmasked training set
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass
+class IGReportParams:
+    figure_images: int = 6
+    small_k: float = 0.1  # the findings' "small k": every k <= small_k
+
+
+@dataclass
+class InputGradientsParams:
+    """Every parameter of the study ``input_gradients`` (one mapping, parsed strictly by each node)."""
+
+    models: IGModelsParams
+    data: IGDataParams = field(default_factory=IGDataParams)
+    explanation: IGExplainParams = field(default_factory=IGExplainParams)
+    null_block_share: NullShareParams = field(default_factory=NullShareParams)
+    diffroar: DiffRoarParams = field(default_factory=DiffRoarParams)
+    n_boot: int = 1000
+    report: IGReportParams = field(default_factory=IGReportParams)
+
+
+def input_gradients_params(raw: dict) -> InputGradientsParams:
+    """Parse and check the study's parameters (ConfigError naming the key on any mistake)."""
+    from interpbench.config import parse
+    from interpbench.errors import ConfigError
+    from interpbench.protocols.input_gradients import MAX_K_LEVELS, check_fractions
+
+    where = "input_gradients"
+    p = parse(InputGradientsParams, raw, where)
+    check_fractions(p.null_block_share.k, f"{where}.null_block_share.k")
+    check_fractions(p.diffroar.k, f"{where}.diffroar.k", MAX_K_LEVELS)
+    if len(set(p.data.blockmnist.classes)) < 2:
+        raise ConfigError(f"{where}.data.blockmnist.classes: at least two distinct digits, got {p.data.blockmnist.classes}.")
+    if p.data.natural.source == "cifar10" and not p.data.natural.root:
+        raise ConfigError(f"{where}.data.natural.root: required when source is 'cifar10' (the CIFAR-10 batches folder).")
+    for name in ("blockmnist", "natural"):
+        attack = getattr(p.models, name).attack
+        if not attack.eps > 0 or attack.steps < 1 or (attack.eval_steps is not None and attack.eval_steps < 1):
+            raise ConfigError(f"{where}.models.{name}.attack: eps must be > 0 and steps, eval_steps >= 1, got {attack}.")
+    if p.n_boot < 1 or p.explanation.batch_size < 1 or p.report.figure_images < 1:
+        raise ConfigError(f"{where}: n_boot, explanation.batch_size and report.figure_images must be >= 1.")
+    if not p.explanation.methods:
+        raise ConfigError(f"{where}.explanation.methods: name at least one attribution method.")
+    return p
+
+
+def ig_slot_models(p: InputGradientsParams, slot: str) -> ModelPairParams:
+    """The model pair of a data slot (``blockmnist`` and ``blockmnist_top`` share one)."""
+    return p.models.natural if slot == "natural" else p.models.blockmnist
+
+
+def ig_dataset_name(p: InputGradientsParams, slot: str) -> str:
+    """The results table's ``dataset`` of a slot: ``blockmnist``, ``blockmnist_top``, or the natural source."""
+    return p.data.natural.source if slot == "natural" else slot

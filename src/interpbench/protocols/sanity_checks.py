@@ -61,7 +61,7 @@ def randomization_maps(
         target = model(x).argmax(1)
     all_maps, steps, skipped = [], [], {}
     stepper = randomization_steps(model, mode, seed)
-    for step in tqdm(stepper, desc=f"{mode} randomization", leave=False):
+    for step in tqdm(stepper, desc=f"{mode} randomization", leave=False, disable=None):
         log.info("%s randomization step %d: %s", mode, step.step, step.block_name)
         maps, skipped_now = method_maps(step.model.to(device), x, target, methods, seed)
         skipped.update(skipped_now)

@@ -81,6 +81,11 @@ def randomization_grid(
 
     ``maps`` is ``[S, M, N, H, W]``; each map is abs-normalised on its own ((|m|-min)/(p99-min)).
     """
+    if maps.numel() == 0:  # e.g. data randomization switched off
+        fig, ax = plt.subplots(figsize=(4, 1))
+        ax.text(0.5, 0.5, f"{title or 'maps'}: not computed", ha="center", va="center", fontsize=8)
+        ax.axis("off")
+        return fig
     n_images = min(n_images, images.shape[0])
     n_steps, n_methods = maps.shape[0], maps.shape[1]
     rows, cols = n_images * n_methods, n_steps + 1
@@ -125,6 +130,89 @@ def similarity_curves(results: pd.DataFrame, metrics: list[str], *, title: str =
         ax.set_title(metric, fontsize=9)
     axes[0, 0].set_ylabel("similarity to original")
     axes[0, -1].legend(fontsize=6, loc="upper right")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def block_attribution_grid(
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    row_labels: list[str],
+    col_labels: list[str] | None = None,
+    *,
+    boundary: int | None = None,
+    title: str = "",
+) -> plt.Figure:
+    """:func:`attribution_grid` (abs-normalised maps) with a line between the two blocks of
+    BlockMNIST images (at image row ``boundary``) in every panel."""
+    fig = attribution_grid(images, maps, row_labels, col_labels, signed=False, title=title)
+    if boundary is not None:
+        for ax in fig.axes:
+            ax.axhline(boundary - 0.5, color="#d62728", lw=0.6, ls="--")
+    return fig
+
+
+def k_curves(
+    results: pd.DataFrame,
+    metric: str,
+    *,
+    panel: str = "dataset",
+    title: str = "",
+    ylabel: str = "",
+    reference: float | None = None,
+    reference_label: str = "",
+    ylim: tuple[float, float] | None = None,
+) -> plt.Figure:
+    """One panel per value of ``panel``: ``metric`` along ``x`` (e.g. k), one curve per
+    (model, method) with its 95% bootstrap band; ``reference`` draws a dashed level (e.g. chance)."""
+    rows = results[results["metric"] == metric]
+    panels = sorted(rows[panel].unique()) or ["(no rows)"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], panels):
+        sel = rows[rows[panel] == name]
+        for (model, method), curve in sel.groupby(["model", "method"], sort=True):
+            curve = curve.sort_values("x")
+            label = method if model in ("none", "") else f"{model} ({method})"
+            ax.plot(curve["x"], curve["value"], marker="o", ms=3, label=label)
+            ax.fill_between(curve["x"], curve["ci_low"], curve["ci_high"], alpha=0.15)
+        ticks = sel.drop_duplicates("x").sort_values("x")
+        if not ticks.empty:
+            ax.set_xticks(ticks["x"], ticks["x_label"], fontsize=7)
+        if reference is not None:
+            ax.axhline(reference, color="grey", lw=0.8, ls="--", label=reference_label or None)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        ax.set_xlabel("k (fraction of pixels)", fontsize=8)
+        ax.set_title(str(name), fontsize=9)
+        ax.legend(fontsize=6)
+    axes[0, 0].set_ylabel(ylabel or metric)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_bars(results: pd.DataFrame, metrics: list[str], *, title: str = "", ylabel: str = "") -> plt.Figure:
+    """One panel per dataset: bars of each ``metric`` per model, with 95% bootstrap intervals."""
+    rows = results[results["metric"].isin(metrics)]
+    datasets = sorted(rows["dataset"].unique()) or ["(no rows)"]
+    fig, axes = plt.subplots(1, len(datasets), figsize=(3.4 * len(datasets), 3.0), squeeze=False)
+    width = 0.8 / max(len(metrics), 1)
+    for ax, name in zip(axes[0], datasets):
+        sel = rows[rows["dataset"] == name]
+        models = sorted(sel["model"].unique())
+        for j, metric in enumerate(metrics):
+            m = sel[sel["metric"] == metric].set_index("model").reindex(models)
+            pos = np.arange(len(models)) + (j - (len(metrics) - 1) / 2) * width
+            err = np.vstack([m["value"] - m["ci_low"], m["ci_high"] - m["value"]])
+            ax.bar(pos, m["value"], width, yerr=np.nan_to_num(err), capsize=3, label=metric)
+        ax.set_xticks(np.arange(len(models)), models, fontsize=7, rotation=15)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(str(name), fontsize=9)
+        ax.legend(fontsize=6, loc="lower right")
+    axes[0, 0].set_ylabel(ylabel)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()

@@ -13,7 +13,8 @@ from interpbench.explain.postprocess import aggregate_channels
 from interpbench.models.training import predict
 from interpbench.pipelines.helpers import build_for_data, classifier_params
 from interpbench.pipelines.inputs import slot_images, slot_model
-from interpbench.pipelines.params import SanityParams
+from interpbench.pipelines.params import SanityParams, ig_slot_models, input_gradients_params
+from interpbench.protocols.input_gradients import RANDOM, attribution_bundle, attribution_scores, model_label
 from interpbench.protocols.sanity_checks import method_maps, randomization_maps
 from interpbench.runtime import resolve_device
 
@@ -65,6 +66,8 @@ def compute_random_label_maps(
 ) -> dict:
     """Maps of the true-label and the random-label model, both for the true-label model's prediction."""
     p = parse(SanityParams, protocol, "sanity_checks.protocol")
+    if not p.random_labels.enabled:
+        return {"maps": torch.zeros(0), "steps": [], "methods": [], "skipped": {}}
     dev = resolve_device(device)
     zoo = classifier_params(zoo_slot, "zoo slot")
     trained, shuffled = (build_for_data(zoo, images["x"], s).to(dev) for s in (state, random_state))
@@ -74,3 +77,38 @@ def compute_random_label_maps(
     random_maps, _ = method_maps(shuffled, x, target, p.methods, seed)
     return {"maps": torch.stack([true_maps, random_maps]), "steps": ["true labels", "random labels"],
             "methods": list(p.methods), "target": target.cpu(), "skipped": skipped}
+
+
+# --- Study "input_gradients" (Shah, Jain, Netrapalli 2021) ------------------------------------
+
+
+def compute_test_attributions(state: dict, test: dict, params: dict, seed: int, device: str, *, slot: str) -> dict:
+    """Pixel importance ``sum_c |a_c|`` of every configured method on the slot's test images,
+    explaining the true label (or the prediction, ``explanation.target``)."""
+    p = input_gradients_params(params)
+    e = p.explanation
+    dev = resolve_device(device)
+    model = build_for_data(ig_slot_models(p, slot), test["x"], state).to(dev)
+    n = len(test["y"]) if e.n_images is None else e.n_images
+    return attribution_bundle(model, test["x"][:n], test["y"][:n], e.methods, target=e.target, seed=seed,
+                              batch_size=e.batch_size, device=dev)
+
+
+def compute_diffroar_rankings(source: dict, params: dict, seed: int, device: str, *, ranking: str) -> dict:
+    """Per-pixel scores ranking every train and test image of the DiffROAR data: the configured
+    method's attributions of the ``standard`` or ``robust`` model (of the true label), or the
+    model-free ``random`` ranking (seeded)."""
+    p = input_gradients_params(params)
+    dev = resolve_device(device)
+    pair = ig_slot_models(p, source["slot"])
+    if ranking == RANDOM:
+        model, method, label, kwargs = None, RANDOM, "none", {}
+    else:
+        model = build_for_data(pair, source["train"]["x"], source["states"][ranking]).to(dev)
+        method, label, kwargs = p.diffroar.method, model_label(pair.model.architecture, ranking, pair.attack.norm), p.diffroar.method_params
+    scores = {
+        split: attribution_scores(model, source[split]["x"], source[split]["y"], method, kwargs, seed=seed + i,
+                                  batch_size=p.explanation.batch_size, device=dev, desc=f"{label} {method} {split}")
+        for i, split in enumerate(("train", "test"))
+    }
+    return {**scores, "method": method, "model": label, "dataset": source["dataset"]}

@@ -5,11 +5,22 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+import torch
 from matplotlib.figure import Figure
 
 from interpbench.config import parse
-from interpbench.pipelines.params import SanityParams
-from interpbench.reporting.figures import attribution_grid, metric_bars, randomization_grid, similarity_curves
+from interpbench.pipelines.params import SanityParams, ig_dataset_name, ig_slot_models, input_gradients_params
+from interpbench.protocols.input_gradients import model_label
+from interpbench.reporting.figures import (
+    attribution_grid,
+    block_attribution_grid,
+    grouped_bars,
+    k_curves,
+    metric_bars,
+    randomization_grid,
+    similarity_curves,
+)
+from interpbench.reporting.input_gradients_report import input_gradients_report
 from interpbench.reporting.markdown import results_summary
 from interpbench.reporting.sanity_report import sanity_report
 
@@ -75,3 +86,61 @@ def write_sanity_report(results: pd.DataFrame, *bundles: dict, models: list[str]
     methods that were not applicable)."""
     skipped = {m: dict(b.get("skipped", {})) for m, b in zip(models, bundles)}
     return sanity_report(results, models, skipped)
+
+
+# --- Study "input_gradients" (Shah, Jain, Netrapalli 2021) ------------------------------------
+
+
+def plot_gradient_examples(test: dict, standard_maps: dict, robust_maps: dict, params: dict, *, slot: str) -> Figure:
+    """Test images, then each method's |attribution| of the true class for the standard and the
+    robust model (per-image normalised; the dashed line separates BlockMNIST's blocks)."""
+    p = input_gradients_params(params)
+    pair = ig_slot_models(p, slot)
+    n = min(p.report.figure_images, standard_maps["maps"].shape[1])
+    names = [model_label(pair.model.architecture, v, pair.attack.norm) for v in ("standard", "robust")]
+    rows, labels = [], []
+    for i, method in enumerate(standard_maps["methods"]):
+        for name, bundle in zip(names, (standard_maps, robust_maps)):
+            rows.append(bundle["maps"][i, :n])
+            labels.append(f"{name}\n{method}")
+    cols = [f"y={int(y)}" for y in test["y"][:n]]
+    boundary = test["x"].shape[-2] // 2 if "signal_mask" in test else None
+    return block_attribution_grid(test["x"][:n], torch.stack(rows), labels, cols, boundary=boundary,
+                                  title=f"{ig_dataset_name(p, slot)}: |attribution| of the true class, standard vs robust")
+
+
+def plot_null_block_share(results: pd.DataFrame) -> Figure:
+    return k_curves(results, "null_block_share", title="Share of the top-k pixels in the null block (lower is better)",
+                    ylabel="null-block share", reference=0.5, reference_label="random map", ylim=(0, 1))
+
+
+def plot_diffroar(results: pd.DataFrame) -> Figure:
+    return k_curves(results, "diffroar", title="DiffROAR(k) = acc(top-k unmasked) - acc(bottom-k unmasked)",
+                    ylabel="DiffROAR", reference=0.0)
+
+
+def plot_robustness(results: pd.DataFrame) -> Figure:
+    return grouped_bars(results, ["clean_acc", "robust_acc"], title="Clean and PGD accuracy (95% bootstrap CI)",
+                        ylabel="accuracy")
+
+
+def write_input_gradients_report(results: pd.DataFrame, params: dict, *maps: dict, slots: list[str]) -> str:
+    """The study's Markdown report; ``maps`` are the (standard, robust) attribution bundles of each slot."""
+    p = input_gradients_params(params)
+    skipped = {f"{m} on {s}": r for s, b in zip([s for s in slots for _ in (0, 1)], maps) for m, r in b.get("skipped", {}).items()}
+    setup = []
+    for slot in slots:
+        pair = ig_slot_models(p, slot)
+        a = pair.attack
+        setup.append(f"{ig_dataset_name(p, slot)}: {pair.model.architecture}; standard {pair.standard.epochs} epochs "
+                     f"({pair.standard.optimizer}, lr {pair.standard.lr:g}); robust {pair.robust.epochs} epochs of "
+                     f"PGD-{a.norm} training (eps {a.eps:g}, {a.steps} steps, init {pair.robust_init})")
+    d = p.diffroar
+    setup.append(f"DiffROAR on {ig_dataset_name(p, d.data)}: {d.method} rankings of both models and a random ranking; "
+                 f"retrained {d.train.epochs} epochs ({d.train.optimizer}, lr {d.train.lr:g}); fill {d.fill}")
+    setup.append(f"attributions explain the {p.explanation.target} class; methods {', '.join(p.explanation.methods)}")
+    figures = {"accuracy": "accuracy.png", "null_block_share": "null_block_share.png", "diffroar": "diffroar.png",
+               **{f"gradients_{s}": f"{s}_gradients.png" for s in slots}}
+    method = "saliency" if "saliency" in p.explanation.methods else next(iter(p.explanation.methods))
+    return input_gradients_report(results, small_k=p.report.small_k, method=method, setup=setup, skipped=skipped,
+                                  figures=figures)

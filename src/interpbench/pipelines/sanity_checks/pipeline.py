@@ -51,7 +51,7 @@ def _slot(model: str, dataset: str) -> Pipeline:
                  ["images", "state", "params:zoo_slot", "params:slot", "params:protocol", "params:seed", "params:device"],
                  f"{mode}_maps", name=f"compute_{mode}_maps", tags=["explanation"]),
             Node(bind(score_randomization, study=STUDY, model_name=model, dataset=dataset, mode=mode),
-                 [f"{mode}_maps", "params:protocol", "params:seed"], f"{mode}_results",
+                 [f"{mode}_maps", "params:protocol", "params:slot", "params:seed"], f"{mode}_results",
                  name=f"score_{mode}", tags=["evaluation"]),
             Node(bind(plot_similarity_curves, title=f"{model}: {mode} randomization"),
                  [f"{mode}_results", "params:protocol"], f"{mode}_similarity_figure",
