@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import mlflow
 import pytest
 import yaml
 
@@ -38,7 +39,26 @@ def make_project_copy(dest: Path, parameters: dict | None = None) -> Path:
     (dest / "conf" / "local").mkdir()
     if parameters:
         (dest / "conf" / "local" / "parameters.yml").write_text(yaml.safe_dump(parameters))
+    # An absolute tracking URI: MLflow caches its store per URI string for the whole process, so
+    # the project's relative ``sqlite:///mlflow.db`` would keep pointing at the first copy's file.
+    uri = f"sqlite:///{(dest / 'mlflow.db').resolve()}"
+    for env in ("local", *(p.name for p in (dest / "conf").iterdir() if p.is_dir() and p.name not in ("base", "local"))):
+        (dest / "conf" / env / "mlflow.yml").write_text(yaml.safe_dump({"server": {"mlflow_tracking_uri": uri}}))
     return dest
+
+
+def end_mlflow_runs() -> None:
+    while mlflow.active_run():
+        mlflow.end_run()
+
+
+@pytest.fixture(autouse=True)
+def no_active_mlflow_run():
+    """kedro-mlflow (``run.nested: True``) leaves its run active in the process after a session;
+    a later session in the same process would log into it."""
+    end_mlflow_runs()
+    yield
+    end_mlflow_runs()
 
 
 @pytest.fixture

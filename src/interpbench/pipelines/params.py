@@ -176,6 +176,7 @@ class InputGradientsParams:
     diffroar: DiffRoarParams = field(default_factory=DiffRoarParams)
     n_boot: int = 1000
     report: IGReportParams = field(default_factory=IGReportParams)
+    cpu_threads: int | None = 1  # torch CPU threads in this study's nodes (None: torch's default)
 
 
 def input_gradients_params(raw: dict) -> InputGradientsParams:
@@ -196,8 +197,8 @@ def input_gradients_params(raw: dict) -> InputGradientsParams:
         attack = getattr(p.models, name).attack
         if not attack.eps > 0 or attack.steps < 1 or (attack.eval_steps is not None and attack.eval_steps < 1):
             raise ConfigError(f"{where}.models.{name}.attack: eps must be > 0 and steps, eval_steps >= 1, got {attack}.")
-    if p.n_boot < 1 or p.explanation.batch_size < 1 or p.report.figure_images < 1:
-        raise ConfigError(f"{where}: n_boot, explanation.batch_size and report.figure_images must be >= 1.")
+    if p.n_boot < 1 or p.explanation.batch_size < 1 or p.report.figure_images < 1 or (p.cpu_threads or 1) < 1:
+        raise ConfigError(f"{where}: n_boot, cpu_threads, explanation.batch_size and report.figure_images must be >= 1.")
     if not p.explanation.methods:
         raise ConfigError(f"{where}.explanation.methods: name at least one attribution method.")
     return p

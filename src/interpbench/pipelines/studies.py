@@ -14,7 +14,7 @@ from kedro.pipeline import Pipeline
 from interpbench.pipelines.shared import shared_data_pipeline
 
 STAGES = ("data_engineering", "training", "explanation", "evaluation", "reporting")
-STUDIES = ("zoo", "sanity_checks")
+STUDIES = ("zoo", "sanity_checks", "input_gradients")
 
 
 def providers() -> Pipeline:

@@ -30,7 +30,8 @@ Everything here is plain functions over models and tensors (no Kedro).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -84,6 +85,25 @@ def check_fractions(ks: Sequence[float], where: str, max_levels: int | None = No
             f"k1..k{max_levels}; raise MAX_K_LEVELS in interpbench.protocols.input_gradients for more), got {len(ks)}."
         )
     return ks
+
+
+@contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch CPU threads (restored afterwards); ``None`` leaves torch's setting.
+
+    Small models run fastest on one thread, and on a shared machine two OpenMP threads per
+    process wait on each other (a 10-epoch MLP training took 20 s with 2 threads next to other
+    jobs and 0.4 s with 1).
+    """
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # --- Data ---------------------------------------------------------------------------------------
@@ -147,7 +167,7 @@ def train_variant(
 
 
 def robustness_rows(
-    model: nn.Module,
+    classifier: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
     *,
@@ -162,11 +182,12 @@ def robustness_rows(
 ) -> list[dict]:
     """``clean_acc`` and ``robust_acc`` (accuracy on untargeted PGD examples at ``eps``) rows.
 
-    The attack's random starts come from ``seed + 1`` (not the training stream).
+    ``keys`` (study, dataset, model name, ...) identify the rows. The attack's random starts come
+    from ``seed + 1`` (not the training stream).
     """
-    clean = accuracy_per_item(model, x, y, device=device).numpy()
+    clean = accuracy_per_item(classifier, x, y, device=device).numpy()
     perturb = attack_perturber(norm, eps, steps, step_size, seed + 1)
-    robust = accuracy_per_item(model, x, y, device=device, perturb=perturb).numpy()
+    robust = accuracy_per_item(classifier, x, y, device=device, perturb=perturb).numpy()
     log.info("%s: clean accuracy %.3f, PGD-%s (eps=%g, %d steps) accuracy %.3f",
              keys.get("model", "model"), clean.mean(), norm, eps, steps, robust.mean())
     return [
@@ -213,7 +234,8 @@ def attribution_scores(
     model = model.to(device).eval()
     out = []
     starts = range(0, len(x), batch_size)
-    for b, start in enumerate(tqdm(starts, desc=desc or f"{method} maps", leave=False, disable=len(starts) < 4)):
+    bar = tqdm(starts, desc=desc or f"{method} maps", leave=False, disable=True if len(starts) < 4 else None)
+    for b, start in enumerate(bar):
         xb, tb = x[start : start + batch_size].to(device), target[start : start + batch_size].to(device)
         out.append(pixel_scores(attribute(method, model, xb, tb, seed=seed + b, **dict(params or {}))))
     return torch.cat(out) if out else torch.zeros(0, *x.shape[2:])

@@ -109,7 +109,7 @@ def randomization_grid(
         ax.set_yticks([])
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title
     return fig
 
 
@@ -169,7 +169,7 @@ def k_curves(
     (model, method) with its 95% bootstrap band; ``reference`` draws a dashed level (e.g. chance)."""
     rows = results[results["metric"] == metric]
     panels = sorted(rows[panel].unique()) or ["(no rows)"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(5.5, 3.8 * len(panels)), 3.2), squeeze=False)
     for ax, name in zip(axes[0], panels):
         sel = rows[rows[panel] == name]
         for (model, method), curve in sel.groupby(["model", "method"], sort=True):

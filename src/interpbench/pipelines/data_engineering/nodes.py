@@ -10,7 +10,7 @@ import numpy as np
 
 from interpbench.config import parse
 from interpbench.data import generate_scenes, load_cifar10, load_mnist, split_train_test, subsample
-from interpbench.pipelines.params import ig_dataset_name, input_gradients_params
+from interpbench.pipelines.params import input_gradients_params
 from interpbench.protocols.input_gradients import blockmnist_split
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,9 @@ def make_scenes(params: dict, seed: int) -> tuple[dict, dict]:
 # --- Study "input_gradients" (Shah, Jain, Netrapalli 2021) ------------------------------------
 
 
-def make_blockmnist_split(mnist_train: dict, mnist_test: dict, params: dict, seed: int, *, position: str) -> tuple[dict, dict]:
+def make_blockmnist_split(
+    mnist_train: dict, mnist_test: dict, params: dict, seed: int, *, position: str
+) -> tuple[dict, dict]:
     """BlockMNIST (``position="random"``) or BlockMNIST-Top (``"top"``) from the MNIST split."""
     d = input_gradients_params(params).data.blockmnist
     return blockmnist_split(mnist_train, mnist_test, classes=d.classes, position=position, seed=seed,
@@ -80,13 +82,3 @@ def prepare_natural_images(scenes_train: dict, scenes_test: dict, params: dict, 
     log.info("input_gradients natural slot: %s, %d train / %d test images", d.source, len(train["y"]), len(test["y"]))
     return train, test
 
-
-def select_diffroar_source(params: dict, *slot_inputs, slots: list[str]) -> dict:
-    """The data slot DiffROAR runs on (``diffroar.data``): its train/test sets and both trained
-    models. ``slot_inputs`` are (train, test, standard_state, robust_state) for each of ``slots``."""
-    p = input_gradients_params(params)
-    slot = p.diffroar.data
-    train, test, standard, robust = slot_inputs[4 * slots.index(slot) : 4 * slots.index(slot) + 4]
-    log.info("DiffROAR on the %s slot (%s)", slot, ig_dataset_name(p, slot))
-    return {"slot": slot, "dataset": ig_dataset_name(p, slot), "train": train, "test": test,
-            "states": {"standard": standard, "robust": robust}}

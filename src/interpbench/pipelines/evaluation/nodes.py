@@ -12,7 +12,7 @@ from interpbench.models.training import accuracy_per_item
 from interpbench.pipelines.helpers import build_for_data, classifier_params
 from interpbench.pipelines.inputs import slot_labels
 from interpbench.pipelines.params import SanityParams, ig_dataset_name, ig_slot_models, input_gradients_params
-from interpbench.protocols.input_gradients import diffroar_rows, model_label, null_share_rows, robustness_rows
+from interpbench.protocols.input_gradients import cpu_threads, diffroar_rows, model_label, null_share_rows, robustness_rows
 from interpbench.protocols.sanity_checks import randomization_rows, similarity_rows
 from interpbench.runtime import resolve_device
 
@@ -74,22 +74,28 @@ def score_random_labels(
 
 def _ig_keys(p, slot: str, variant: str, study: str) -> dict:
     pair = ig_slot_models(p, slot)
-    return dict(study=study, dataset=ig_dataset_name(p, slot), model=model_label(pair.model.architecture, variant, pair.attack.norm))
+    name = model_label(pair.model.architecture, variant, pair.attack.norm)
+    return dict(study=study, dataset=ig_dataset_name(p, slot), model=name)
 
 
-def score_robustness(state: dict, test: dict, params: dict, seed: int, device: str, *, study: str, slot: str, variant: str) -> pd.DataFrame:
+def score_robustness(
+    state: dict, test: dict, params: dict, seed: int, device: str, *, study: str, slot: str, variant: str
+) -> pd.DataFrame:
     """``clean_acc`` and ``robust_acc`` (PGD at the robust model's training eps) of one model."""
     p = input_gradients_params(params)
     pair = ig_slot_models(p, slot)
     a = pair.attack
     model = build_for_data(pair, test["x"], state)
-    rows = robustness_rows(model, test["x"], test["y"], norm=a.norm, eps=a.eps, steps=a.eval_steps or a.steps,
-                           step_size=a.step_size, seed=seed, n_boot=p.n_boot, device=resolve_device(device),
-                           **_ig_keys(p, slot, variant, study))
+    with cpu_threads(p.cpu_threads):
+        rows = robustness_rows(model, test["x"], test["y"], norm=a.norm, eps=a.eps, steps=a.eval_steps or a.steps,
+                               step_size=a.step_size, seed=seed, n_boot=p.n_boot, device=resolve_device(device),
+                               **_ig_keys(p, slot, variant, study))
     return results_table(rows)
 
 
-def score_null_block_share(maps: dict, test: dict, params: dict, seed: int, *, study: str, slot: str, variant: str) -> pd.DataFrame:
+def score_null_block_share(
+    maps: dict, test: dict, params: dict, seed: int, *, study: str, slot: str, variant: str
+) -> pd.DataFrame:
     """Share of each method's top-k pixels in the BlockMNIST null block, for every k (Shah et al. §4)."""
     p = input_gradients_params(params)
     rows = null_share_rows(maps, test["signal_mask"], p.null_block_share.k, seed=seed, n_boot=p.n_boot,

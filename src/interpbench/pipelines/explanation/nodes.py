@@ -14,7 +14,7 @@ from interpbench.models.training import predict
 from interpbench.pipelines.helpers import build_for_data, classifier_params
 from interpbench.pipelines.inputs import slot_images, slot_model
 from interpbench.pipelines.params import SanityParams, ig_slot_models, input_gradients_params
-from interpbench.protocols.input_gradients import RANDOM, attribution_bundle, attribution_scores, model_label
+from interpbench.protocols.input_gradients import RANDOM, attribution_bundle, attribution_scores, cpu_threads, model_label
 from interpbench.protocols.sanity_checks import method_maps, randomization_maps
 from interpbench.runtime import resolve_device
 
@@ -90,8 +90,9 @@ def compute_test_attributions(state: dict, test: dict, params: dict, seed: int, 
     dev = resolve_device(device)
     model = build_for_data(ig_slot_models(p, slot), test["x"], state).to(dev)
     n = len(test["y"]) if e.n_images is None else e.n_images
-    return attribution_bundle(model, test["x"][:n], test["y"][:n], e.methods, target=e.target, seed=seed,
-                              batch_size=e.batch_size, device=dev)
+    with cpu_threads(p.cpu_threads):
+        return attribution_bundle(model, test["x"][:n], test["y"][:n], e.methods, target=e.target, seed=seed,
+                                  batch_size=e.batch_size, device=dev)
 
 
 def compute_diffroar_rankings(source: dict, params: dict, seed: int, device: str, *, ranking: str) -> dict:
@@ -105,10 +106,12 @@ def compute_diffroar_rankings(source: dict, params: dict, seed: int, device: str
         model, method, label, kwargs = None, RANDOM, "none", {}
     else:
         model = build_for_data(pair, source["train"]["x"], source["states"][ranking]).to(dev)
-        method, label, kwargs = p.diffroar.method, model_label(pair.model.architecture, ranking, pair.attack.norm), p.diffroar.method_params
-    scores = {
-        split: attribution_scores(model, source[split]["x"], source[split]["y"], method, kwargs, seed=seed + i,
-                                  batch_size=p.explanation.batch_size, device=dev, desc=f"{label} {method} {split}")
-        for i, split in enumerate(("train", "test"))
-    }
+        method, kwargs = p.diffroar.method, p.diffroar.method_params
+        label = model_label(pair.model.architecture, ranking, pair.attack.norm)
+    with cpu_threads(p.cpu_threads):
+        scores = {
+            split: attribution_scores(model, source[split]["x"], source[split]["y"], method, kwargs, seed=seed + i,
+                                      batch_size=p.explanation.batch_size, device=dev, desc=f"{label} {method} {split}")
+            for i, split in enumerate(("train", "test"))
+        }
     return {**scores, "method": method, "model": label, "dataset": source["dataset"]}

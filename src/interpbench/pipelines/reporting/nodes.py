@@ -127,7 +127,8 @@ def plot_robustness(results: pd.DataFrame) -> Figure:
 def write_input_gradients_report(results: pd.DataFrame, params: dict, *maps: dict, slots: list[str]) -> str:
     """The study's Markdown report; ``maps`` are the (standard, robust) attribution bundles of each slot."""
     p = input_gradients_params(params)
-    skipped = {f"{m} on {s}": r for s, b in zip([s for s in slots for _ in (0, 1)], maps) for m, r in b.get("skipped", {}).items()}
+    owners = [s for s in slots for _ in ("standard", "robust")]
+    skipped = {f"{m} on {s}": r for s, b in zip(owners, maps) for m, r in b.get("skipped", {}).items()}
     setup = []
     for slot in slots:
         pair = ig_slot_models(p, slot)

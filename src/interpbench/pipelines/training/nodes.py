@@ -11,8 +11,8 @@ import torch
 from interpbench.config import parse
 from interpbench.models.training import train_model
 from interpbench.pipelines.helpers import build_for_data, classifier_params
-from interpbench.pipelines.params import SanityParams, ig_slot_models, input_gradients_params
-from interpbench.protocols.input_gradients import k_label, model_label, retrain_masked, train_variant
+from interpbench.pipelines.params import SanityParams, ig_dataset_name, ig_slot_models, input_gradients_params
+from interpbench.protocols.input_gradients import cpu_threads, k_label, model_label, retrain_masked, train_variant
 from interpbench.runtime import resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,15 @@ def train_random_labels(train: dict, zoo_slot: dict, protocol: dict, seed: int, 
 
 
 def _ig_train(train: dict, init_state: dict | None, params: dict, seed: int, device: str, *, slot: str, variant: str):
-    pair = ig_slot_models(input_gradients_params(params), slot)
+    p = input_gradients_params(params)
+    pair = ig_slot_models(p, slot)
     cfg = dataclasses.replace(pair.standard if variant == "standard" else pair.robust, seed=seed)
     attack = None if variant == "standard" else dataclasses.asdict(pair.attack)
-    seed_everything(seed)
-    model = build_for_data(pair, train["x"], init_state)
     desc = f"{slot} {model_label(pair.model.architecture, variant, pair.attack.norm)}"
-    history = train_variant(model, train["x"], train["y"], cfg, attack=attack, device=resolve_device(device), desc=desc)
+    with cpu_threads(p.cpu_threads):
+        seed_everything(seed)
+        model = build_for_data(pair, train["x"], init_state)
+        history = train_variant(model, train["x"], train["y"], cfg, attack=attack, device=resolve_device(device), desc=desc)
     return {k: v.cpu() for k, v in model.state_dict().items()}, pd.DataFrame(history)
 
 
@@ -90,7 +92,19 @@ def retrain_on_masked(source: dict, rankings: dict, params: dict, seed: int, dev
         seed_everything(seed)
         return build_for_data(pair, source["train"]["x"])
 
-    correct = retrain_masked(source["train"], source["test"], rankings["train"], rankings["test"], k=k, keep=keep,
-                             build=build, cfg=cfg, fill=p.diffroar.fill, device=resolve_device(device),
-                             desc=f"DiffROAR {rankings['model']} {rankings['method']} {keep}-{k_label(k)}")
+    with cpu_threads(p.cpu_threads):
+        correct = retrain_masked(source["train"], source["test"], rankings["train"], rankings["test"], k=k, keep=keep,
+                                 build=build, cfg=cfg, fill=p.diffroar.fill, device=resolve_device(device),
+                                 desc=f"DiffROAR {rankings['model']} {rankings['method']} {keep}-{k_label(k)}")
     return {"k": k, "keep": keep, "correct": correct}
+
+
+def select_diffroar_source(params: dict, *slot_inputs, slots: list[str]) -> dict:
+    """The data slot DiffROAR runs on (``diffroar.data``): its train/test sets and both trained
+    models. ``slot_inputs`` are (train, test, standard_state, robust_state) for each of ``slots``."""
+    p = input_gradients_params(params)
+    slot = p.diffroar.data
+    train, test, standard, robust = slot_inputs[4 * slots.index(slot) : 4 * slots.index(slot) + 4]
+    log.info("DiffROAR on the %s slot (%s)", slot, ig_dataset_name(p, slot))
+    return {"slot": slot, "dataset": ig_dataset_name(p, slot), "train": train, "test": test,
+            "states": {"standard": standard, "robust": robust}}

@@ -1,0 +1,117 @@
+"""End to end: a tiny ``kedro run --pipelines input_gradients`` in a throw-away project copy
+(embedded default: BlockMNIST + scenes), and the CIFAR-10 environment on a generated batch folder."""
+
+from __future__ import annotations
+
+import copy
+import glob
+import pickle
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from interpbench.metrics.results import RESULT_COLUMNS
+from tests.conftest import TINY_PARAMETERS, end_mlflow_runs, make_project_copy
+
+TINY_INPUT_GRADIENTS = {
+    "data": {"natural": {"max_train": 64, "max_test": 24}},
+    "models": {
+        "blockmnist": {"standard": {"epochs": 1}, "robust": {"epochs": 1}, "attack": {"steps": 2}},
+        "natural": {"model": {"options": {"width": 4, "blocks_per_stage": 1}}, "standard": {"epochs": 1},
+                    "robust": {"epochs": 1}, "attack": {"steps": 1, "eval_steps": 2}},
+    },
+    "null_block_share": {"k": [0.05, 0.1]},
+    "diffroar": {"k": [0.1, 0.5], "train": {"epochs": 1}},  # slots k3..k5 stay idle
+    "n_boot": 50,
+    "report": {"figure_images": 2},
+}
+OUT = "data/08_reporting/input_gradients"
+FIGURES = ("accuracy.png", "null_block_share.png", "diffroar.png", "blockmnist_gradients.png",
+           "blockmnist_top_gradients.png", "natural_gradients.png", "report.md")
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _run(project, env=None):
+    end_mlflow_runs()
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, env=env) as session:
+        session.run(pipeline_names=["input_gradients"])
+
+
+def _tables(project):
+    return [pd.read_parquet(f) for f in sorted(glob.glob(str(project / OUT / "results.parquet/*/results.parquet")))]
+
+
+@pytest.mark.timeout(600)
+def test_input_gradients_runs_end_to_end_and_is_deterministic(tmp_path, monkeypatch):
+    params = {**copy.deepcopy(TINY_PARAMETERS), "input_gradients": TINY_INPUT_GRADIENTS}
+    project = make_project_copy(tmp_path, params)
+    monkeypatch.chdir(project)
+    _run(project)
+    (table,) = _tables(project)
+    assert list(table.columns) == list(RESULT_COLUMNS)
+    assert set(table["study"]) == {"input_gradients"}
+    assert set(table["dataset"]) == {"blockmnist", "blockmnist_top", "scenes"}
+    assert set(table["metric"]) == {"clean_acc", "robust_acc", "null_block_share", "acc_top", "acc_bottom", "diffroar"}
+    assert set(table["model"]) >= {"mlp_standard", "mlp_robust_l2", "resnet_small_standard", "resnet_small_robust_l2"}
+    share = table[table["metric"] == "null_block_share"]
+    assert set(share["x"]) == {0.05, 0.1} and set(share["dataset"]) == {"blockmnist", "blockmnist_top"}
+    assert share["value"].between(0, 1).all()
+    diff = table[table["metric"] == "diffroar"]
+    assert set(diff["x"]) == {0.1, 0.5} and set(diff["method"]) == {"saliency", "random"} and len(diff) == 6
+    for name in FIGURES:
+        assert (project / OUT / name).stat().st_size > 0, name
+    report = (project / OUT / "report.md").read_text()
+    assert "## Findings" in report and ("✅" in report or "❌" in report)
+    assert "![DiffROAR vs k](diffroar.png)" in report and "null block" in report
+
+    with sqlite3.connect(project / "mlflow.db") as db:
+        metrics = {r[0] for r in db.execute("select distinct key from metrics")}
+    assert "input_gradients.blockmnist.mlp_standard.saliency.null_block_share" in metrics
+    assert "input_gradients.blockmnist.mlp_robust_l2.pgd_l2.robust_acc" in metrics
+
+    _run(project)  # same seed -> the same table
+    first, second = _tables(project)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def _write_cifar(root, n_per_batch=12):
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        labels = [int(v) for v in np.arange(n_per_batch) % 10]
+        data = rng.integers(0, 256, size=(n_per_batch, 3072), dtype=np.uint8)
+        (root / name).write_bytes(pickle.dumps({b"data": data, b"labels": labels}))
+
+
+@pytest.mark.timeout(600)
+def test_cifar10_environment_runs_on_a_generated_batch_folder(tmp_path, monkeypatch):
+    project = make_project_copy(tmp_path)
+    _write_cifar(project / "data/01_raw/cifar-10-batches-py")
+    env_file = project / "conf/gpu_cifar10/parameters_input_gradients.yml"
+    gpu = yaml.safe_load(env_file.read_text())
+    tiny = _merge(TINY_INPUT_GRADIENTS, {"models": {"natural": {"model": {"options": {"width": 4, "blocks_per_stage": 1}}},
+                                                    "blockmnist": {"model": {"architecture": "mlp", "options": {"hidden": [16]}}}},
+                                         "diffroar": {"k": [0.1]}, "data": {"natural": {"max_test": 12}},
+                                         "explanation": {"n_images": 8}})
+    env = _merge(gpu, {"input_gradients": tiny})
+    env.update({k: TINY_PARAMETERS[k] for k in ("mnist", "scenes")})
+    env_file.write_text(yaml.safe_dump(env))
+    monkeypatch.chdir(project)
+    _run(project, env="gpu_cifar10")
+    (table,) = _tables(project)
+    assert set(table["dataset"]) == {"blockmnist", "blockmnist_top", "cifar10"}
+    assert set(table.loc[table["metric"] == "diffroar", "dataset"]) == {"cifar10"}
+    assert {"resnet_small_standard", "resnet_small_robust_l2"} <= set(table.loc[table["dataset"] == "cifar10", "model"])
+    assert "cifar10" in (project / OUT / "report.md").read_text()

@@ -1,0 +1,199 @@
+"""The input_gradients protocol on cases with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from interpbench.errors import ConfigError
+from interpbench.models.training import TrainConfig
+from interpbench.protocols.input_gradients import (
+    attribution_bundle,
+    attribution_scores,
+    blockmnist_split,
+    check_fractions,
+    cpu_threads,
+    diffroar_rows,
+    fill_value,
+    k_label,
+    model_label,
+    null_share_rows,
+    retrain_masked,
+    robustness_rows,
+    train_variant,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class Threshold(nn.Module):
+    """Two classes on [N, 1, 1, 2] images: logit_1 - logit_0 = 10 * (x_0 - 0.5); x_1 is ignored."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        with torch.no_grad():
+            self.fc.weight.copy_(torch.tensor([[0.0, 0.0], [10.0, 0.0]]))
+            self.fc.bias.copy_(torch.tensor([0.0, -5.0]))
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+
+def test_names_and_fractions():
+    assert model_label("mlp", "standard", "l2") == "mlp_standard"
+    assert model_label("mlp", "robust", "linf") == "mlp_robust_linf"
+    assert [k_label(k) for k in (0.025, 0.05, 0.1, 0.5)] == ["2.5%", "5%", "10%", "50%"]
+    assert check_fractions([0.1, 1], "x.k") == [0.1, 1.0]
+    with pytest.raises(ConfigError, match=r"x\.k: every k must be a fraction in \(0, 1\]"):
+        check_fractions([0.1, 1.5], "x.k")
+    with pytest.raises(ConfigError, match="distinct"):
+        check_fractions([0.1, 0.1], "x.k")
+    with pytest.raises(ConfigError, match="at most 2 levels"):
+        check_fractions([0.1, 0.2, 0.3], "x.k", max_levels=2)
+
+
+def test_blockmnist_split_relabels_and_places_the_signal():
+    rng = np.random.default_rng(0)
+    digits = {"x": torch.from_numpy(rng.random((60, 1, 28, 28), dtype=np.float32)), "y": torch.arange(60) % 3}
+    train, test = blockmnist_split(digits, digits, classes=[2, 1], position="random", seed=5, max_test=10)
+    assert train["x"].shape == (40, 1, 56, 28) and len(test["y"]) == 10
+    assert set(train["y"].tolist()) == {0, 1} and train["classes"] == ["2", "1"]
+    assert torch.equal(train["y"] == 0, train["digit"] == 2)
+    for b in (train, test):
+        top = b["signal_top"]
+        assert b["signal_mask"][top, :28].all() and not b["signal_mask"][top, 28:].any()
+        assert b["signal_mask"][~top, 28:].all() and not b["signal_mask"][~top, :28].any()
+    assert 0 < int(train["signal_top"].sum()) < 40
+    top_train, _ = blockmnist_split(digits, digits, classes=[2, 1], position="top", seed=5)
+    assert top_train["signal_top"].all()
+
+
+def test_robustness_rows_on_a_linear_boundary():
+    # distances to the boundary x_0 = 0.5: 0.4, 0.4, 0.05, 0.05 -> PGD-L2 at eps 0.2 flips the near two
+    x = torch.tensor([0.1, 0.9, 0.45, 0.55]).view(4, 1, 1, 1) * torch.tensor([1.0, 0.0]).view(1, 1, 1, 2)
+    x = x + torch.tensor([0.0, 0.5]).view(1, 1, 1, 2)
+    y = torch.tensor([0, 1, 0, 1])
+    clean, robust = robustness_rows(Threshold(), x, y, norm="l2", eps=0.2, steps=20, seed=0,
+                                    study="s", dataset="d", model="m")
+    assert clean["metric"] == "clean_acc" and clean["value"] == 1.0 and clean["method"] == "none"
+    assert robust["metric"] == "robust_acc" and robust["value"] == 0.5
+    assert (robust["method"], robust["x_name"], robust["x"], robust["x_label"]) == ("pgd_l2", "eps", 0.2, "eps=0.2")
+    assert robust["model"] == "m" and robust["n"] == 4
+    _, small = robustness_rows(Threshold(), x, y, norm="linf", eps=0.01, steps=5, seed=0, study="s", dataset="d", model="m")
+    assert small["value"] == 1.0 and small["method"] == "pgd_linf"
+
+
+def test_input_gradient_scores_of_a_linear_model_are_its_weights():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    x = torch.rand(5, 1, 3, 4)
+    target = torch.tensor([0, 1, 2, 1, 0])
+    scores = attribution_scores(model, x, target, "saliency", batch_size=2)
+    expected = model[1].weight.detach().abs()[target].view(5, 3, 4)
+    torch.testing.assert_close(scores, expected)
+    rnd = attribution_scores(None, x, target, "random", seed=3)
+    assert rnd.shape == (5, 3, 4) and torch.equal(rnd, attribution_scores(None, x, target, "random", seed=3))
+    with pytest.raises(ConfigError, match="needs a model"):
+        attribution_scores(None, x, target, "saliency")
+
+
+def test_not_applicable_methods_get_nan_maps_and_no_rows():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(8, 2))
+    model.block_names, model.gradcam_layer_name = ["1"], None
+    x, y = torch.rand(3, 1, 4, 2), torch.tensor([0, 1, 1])
+    bundle = attribution_bundle(model, x, y, {"saliency": {}, "gradcam": {}})
+    assert bundle["methods"] == ["saliency", "gradcam"] and torch.isnan(bundle["maps"][1]).all()
+    assert "gradcam" in bundle["skipped"] and torch.equal(bundle["target"], y)
+    mask = torch.zeros(3, 4, 2, dtype=torch.bool)
+    mask[:, :2] = True
+    rows = null_share_rows(bundle, mask, [0.25], study="s", dataset="d", model="m")
+    assert [r["method"] for r in rows] == ["saliency"]
+
+
+def test_null_share_rows_known_answers():
+    mask = torch.zeros(2, 4, 2, dtype=torch.bool)
+    mask[:, :2] = True  # signal block: the top two rows
+    in_null = torch.zeros(2, 4, 2)
+    in_null[:, 2:] = torch.arange(4.0).view(2, 2) + 1.0
+    bundle = {"maps": torch.stack([in_null, in_null.flip(1)]), "methods": ["leaky", "faithful"]}
+    rows = null_share_rows(bundle, mask, [0.25, 0.5], seed=0, study="s", dataset="blockmnist", model="m")
+    got = {(r["method"], r["x"]): r["value"] for r in rows}
+    assert got == {("leaky", 0.25): 1.0, ("leaky", 0.5): 1.0, ("faithful", 0.25): 0.0, ("faithful", 0.5): 0.0}
+    assert {r["metric"] for r in rows} == {"null_block_share"} and {r["x_label"] for r in rows} == {"25%", "50%"}
+
+
+def test_fill_value():
+    x = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).view(2, 3, 2, 2)
+    torch.testing.assert_close(fill_value(x), x.mean(dim=(0, 2, 3)))
+    torch.testing.assert_close(fill_value(x, "pixel_mean"), x.mean(dim=0))
+    with pytest.raises(ConfigError, match="fill"):
+        fill_value(x, "median")
+
+
+def _one_pixel_task(n: int, seed: int):
+    """Pixel (0, 0) is the label; the other 15 pixels are noise; its score is the highest."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = torch.rand(n, 1, 4, 4, generator=g)
+    x[:, 0, 0, 0] = y.float()
+    scores = torch.rand(n, 4, 4, generator=g) * 0.5
+    scores[:, 0, 0] = 1.0
+    return {"x": x, "y": y}, scores
+
+
+def test_retrain_masked_keeps_the_discriminative_pixel_only_in_top_k():
+    (train, s_train), (test, s_test) = _one_pixel_task(200, 0), _one_pixel_task(200, 1)
+    cfg = TrainConfig(epochs=20, lr=0.05, batch_size=32, seed=0)
+
+    def build():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+
+    top = retrain_masked(train, test, s_train, s_test, k=1 / 16, keep="top", build=build, cfg=cfg)
+    bottom = retrain_masked(train, test, s_train, s_test, k=1 / 16, keep="bottom", build=build, cfg=cfg)
+    assert top.shape == (200,) and top.mean().item() == 1.0
+    assert bottom.mean().item() < 0.7  # one noise pixel: about chance
+
+
+def test_diffroar_rows_are_per_item_differences():
+    levels = [{"k": 0.5, "top": [1, 1, 1, 1], "bottom": [1, 1, 1, 1]},
+              {"k": 0.1, "top": [1, 1, 1, 0], "bottom": [0, 1, 0, 0]}]
+    rows = diffroar_rows(levels, seed=0, n_boot=200, study="s", dataset="d", model="m", method="saliency")
+    got = [(r["x"], r["metric"], r["value"]) for r in rows]
+    assert got == [(0.1, "acc_top", 0.75), (0.1, "acc_bottom", 0.25), (0.1, "diffroar", 0.5),
+                   (0.5, "acc_top", 1.0), (0.5, "acc_bottom", 1.0), (0.5, "diffroar", 0.0)]
+    assert rows[2]["ci_low"] <= 0.5 <= rows[2]["ci_high"] and rows[2]["n"] == 4
+    with pytest.raises(ConfigError, match="different test sets"):
+        diffroar_rows([{"k": 0.1, "top": [1, 0], "bottom": [1]}])
+
+
+def test_training_is_seeded_and_adversarial_training_runs():
+    x, y = torch.rand(64, 1, 4, 4), torch.arange(64) % 2
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=0.05, optimizer="sgd", seed=3)
+    states = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+        history = train_variant(model, x, y, cfg, attack={"norm": "linf", "eps": 0.1, "steps": 2, "step_size": None})
+        states.append(model.state_dict())
+    assert len(history) == 2
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key])
+
+
+def test_cpu_threads_restores_the_setting():
+    before = torch.get_num_threads()
+    with cpu_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with cpu_threads(None):
+        assert torch.get_num_threads() == before

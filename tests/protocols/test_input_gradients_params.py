@@ -1,0 +1,60 @@
+"""The study's parameters: conf/base parses, and each mistake is a ConfigError naming its key."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from interpbench.errors import ConfigError
+from interpbench.pipelines.params import ig_dataset_name, ig_slot_models, input_gradients_params
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _base() -> dict:
+    return yaml.safe_load((ROOT / "conf/base/parameters_input_gradients.yml").read_text())["input_gradients"]
+
+
+def _gpu() -> dict:
+    return yaml.safe_load((ROOT / "conf/gpu_cifar10/parameters_input_gradients.yml").read_text())["input_gradients"]
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def test_base_and_gpu_parameters_parse():
+    p = input_gradients_params(_base())
+    assert p.models.blockmnist.model.architecture == "mlp" and p.diffroar.data == "blockmnist"
+    assert ig_slot_models(p, "blockmnist_top") is p.models.blockmnist
+    assert ig_dataset_name(p, "natural") == "scenes" and ig_dataset_name(p, "blockmnist_top") == "blockmnist_top"
+    gpu = input_gradients_params(_merge(_base(), _gpu()))
+    assert gpu.data.natural.source == "cifar10" and gpu.diffroar.data == "natural"
+    assert ig_dataset_name(gpu, "natural") == "cifar10" and gpu.models.natural.model.num_classes == 10
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"null_block_share": {"k": [0.05, 0]}}, r"input_gradients\.null_block_share\.k: every k"),
+        ({"diffroar": {"k": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]}}, r"input_gradients\.diffroar\.k: at most 5 levels"),
+        ({"diffroar": {"data": "mnist"}}, r"input_gradients\.diffroar\.data: expected one of"),
+        ({"diffroar": {"k_levels": [0.1]}}, r"input_gradients\.diffroar: unknown parameter 'k_levels'"),
+        ({"models": {"blockmnist": {"attack": {"norm": "l1"}}}}, r"input_gradients\.models\.blockmnist\.attack\.norm"),
+        ({"models": {"blockmnist": {"attack": {"eps": -1.0}}}}, r"input_gradients\.models\.blockmnist\.attack: eps"),
+        ({"models": {"natural": {"robust": {"epochs": 0}}}}, r"input_gradients\.models\.natural\.robust"),
+        ({"data": {"natural": {"source": "cifar10"}}}, r"input_gradients\.data\.natural\.root: required"),
+        ({"data": {"blockmnist": {"classes": [3, 3]}}}, r"input_gradients\.data\.blockmnist\.classes"),
+        ({"explanation": {"target": "logit"}}, r"input_gradients\.explanation\.target"),
+        ({"diffroarr": {}}, r"did you mean 'diffroar'"),
+    ],
+)
+def test_mistakes_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        input_gradients_params(_merge(_base(), override))
