@@ -10,7 +10,7 @@ Findings (each ✅ or ❌ with the numbers behind it; "small k" = every k <= ``s
 4. DiffROAR of the robust model's input gradients is above the standard model's at every small k.
 5. The random ranking's DiffROAR stays near 0 (|DiffROAR| <= ``RANDOM_TOL`` at every k).
 6. Per data set, adversarial training worked: the robust model's PGD accuracy at the training eps
-   beats the standard model's by > ``ROBUST_GAIN``, its clean accuracy within ``CLEAN_TOL``.
+   beats the standard model's by > ``ROBUST_GAIN``, its clean accuracy at most ``CLEAN_TOL`` below the standard one's.
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ def robustness_findings(results: pd.DataFrame) -> list[Finding]:
         holds = r_adv["value"] - s_adv["value"] > ROBUST_GAIN and r_clean["value"] >= s_clean["value"] - CLEAN_TOL
         out.append(Finding(
             f"{dataset}: adversarial training worked ({r_adv['method']}, {r_adv['x_label']}): the robust model's PGD "
-            f"accuracy beats the standard model's by > {ROBUST_GAIN}, clean accuracy within {CLEAN_TOL}",
+            f"accuracy beats the standard model's by > {ROBUST_GAIN}, its clean accuracy at most {CLEAN_TOL} below the standard model's",
             f"PGD accuracy {r_adv['model']} {value_with_ci(r_adv)} vs {s_adv['model']} {value_with_ci(s_adv)}; "
             f"clean accuracy {value_with_ci(r_clean)} vs {value_with_ci(s_clean)}", bool(holds)))
     return out
