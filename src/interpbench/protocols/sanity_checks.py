@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from interpbench.errors import NotApplicableError
 from interpbench.explain import aggregate_channels, attribute
 from interpbench.metrics.results import summarize
-from interpbench.metrics.similarity import SIMILARITY_METRICS, similarity_metric
+from interpbench.metrics.similarity import similarity_metric
 from interpbench.models.randomize import randomization_steps
 
 log = logging.getLogger(__name__)
@@ -107,4 +107,4 @@ def randomization_rows(bundle: dict, metrics: list[str], *, seed: int, n_boot: i
     return similarity_rows(bundle["maps"][0], steps, bundle["methods"], metrics, seed=seed, n_boot=n_boot, **keys)
 
 
-__all__ = ["SIMILARITY_METRICS", "method_maps", "randomization_maps", "randomization_rows", "similarity_rows"]
+__all__ = ["method_maps", "randomization_maps", "randomization_rows", "similarity_rows"]
