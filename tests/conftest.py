@@ -9,6 +9,8 @@ import mlflow
 import pytest
 import yaml
 
+from interpbench.runtime import cpu_threads
+
 ROOT = Path(__file__).resolve().parents[1]
 
 TINY_PARAMETERS = {
@@ -45,6 +47,13 @@ def make_project_copy(dest: Path, parameters: dict | None = None) -> Path:
     for env in ("local", *(p.name for p in (dest / "conf").iterdir() if p.is_dir() and p.name not in ("base", "local"))):
         (dest / "conf" / env / "mlflow.yml").write_text(yaml.safe_dump({"server": {"mlflow_tracking_uri": uri}}))
     return dest
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors run fastest on one torch thread (restored afterwards)."""
+    with cpu_threads(1):
+        yield
 
 
 def end_mlflow_runs() -> None:

@@ -2,15 +2,9 @@
 two threads wait on each other (a 2-image forward pass of resnet_small took 0.4 s with 2 threads
 and 1 ms with 1 thread while other jobs ran)."""
 
-from __future__ import annotations
-
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_torch_thread):
     yield
-    torch.set_num_threads(threads)

@@ -9,12 +9,12 @@ from torch import nn
 
 from interpbench.errors import ConfigError
 from interpbench.models.training import TrainConfig
+from interpbench.runtime import cpu_threads
 from interpbench.protocols.input_gradients import (
     attribution_bundle,
     attribution_scores,
     blockmnist_split,
     check_fractions,
-    cpu_threads,
     diffroar_rows,
     fill_value,
     k_label,
@@ -26,12 +26,7 @@ from interpbench.protocols.input_gradients import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Threshold(nn.Module):

@@ -30,8 +30,7 @@ Everything here is plain functions over models and tensors (no Kedro).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -48,6 +47,7 @@ from interpbench.metrics.localisation import null_block_share
 from interpbench.metrics.results import summarize
 from interpbench.metrics.roar import diffroar, mask_by_attribution, pixel_scores, random_attribution
 from interpbench.models.training import TrainConfig, accuracy_per_item, predict, train_model
+from interpbench.runtime import cpu_threads
 
 log = logging.getLogger(__name__)
 
@@ -85,25 +85,6 @@ def check_fractions(ks: Sequence[float], where: str, max_levels: int | None = No
             f"k1..k{max_levels}; raise MAX_K_LEVELS in interpbench.protocols.input_gradients for more), got {len(ks)}."
         )
     return ks
-
-
-@contextmanager
-def cpu_threads(n: int | None) -> Iterator[None]:
-    """Run with ``n`` torch CPU threads (restored afterwards); ``None`` leaves torch's setting.
-
-    Small models run fastest on one thread, and on a shared machine two OpenMP threads per
-    process wait on each other (a 10-epoch MLP training took 20 s with 2 threads next to other
-    jobs and 0.4 s with 1).
-    """
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 # --- Data ---------------------------------------------------------------------------------------

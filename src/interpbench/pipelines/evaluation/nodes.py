@@ -12,9 +12,9 @@ from interpbench.models.training import accuracy_per_item
 from interpbench.pipelines.helpers import build_for_data, classifier_params
 from interpbench.pipelines.inputs import slot_labels
 from interpbench.pipelines.params import SanityParams, ig_dataset_name, ig_slot_models, input_gradients_params
-from interpbench.protocols.input_gradients import cpu_threads, diffroar_rows, model_label, null_share_rows, robustness_rows
+from interpbench.protocols.input_gradients import diffroar_rows, model_label, null_share_rows, robustness_rows
 from interpbench.protocols.sanity_checks import randomization_rows, similarity_rows
-from interpbench.runtime import resolve_device
+from interpbench.runtime import cpu_threads, resolve_device
 
 log = logging.getLogger(__name__)
 

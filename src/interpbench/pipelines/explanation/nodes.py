@@ -14,9 +14,9 @@ from interpbench.models.training import predict
 from interpbench.pipelines.helpers import build_for_data, classifier_params
 from interpbench.pipelines.inputs import slot_images, slot_model
 from interpbench.pipelines.params import SanityParams, ig_slot_models, input_gradients_params
-from interpbench.protocols.input_gradients import RANDOM, attribution_bundle, attribution_scores, cpu_threads, model_label
+from interpbench.protocols.input_gradients import RANDOM, attribution_bundle, attribution_scores, model_label
 from interpbench.protocols.sanity_checks import method_maps, randomization_maps
-from interpbench.runtime import resolve_device
+from interpbench.runtime import cpu_threads, resolve_device
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from interpbench.config import parse
 from interpbench.models.training import train_model
 from interpbench.pipelines.helpers import build_for_data, classifier_params
 from interpbench.pipelines.params import SanityParams, ig_dataset_name, ig_slot_models, input_gradients_params
-from interpbench.protocols.input_gradients import cpu_threads, k_label, model_label, retrain_masked, train_variant
-from interpbench.runtime import resolve_device, seed_everything
+from interpbench.protocols.input_gradients import k_label, model_label, retrain_masked, train_variant
+from interpbench.runtime import cpu_threads, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
 
