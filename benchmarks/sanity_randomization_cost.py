@@ -7,7 +7,7 @@ similarity metrics of ``conf/base/parameters_sanity_checks.yml`` (read with yaml
 follows the config). Every map explains the class the trained model predicts, as in the protocol.
 
 Table 1, our pipeline: for every method, the seconds of its maps at one cascading step (the
-protocol's ``method_maps`` for that method alone, on the step's model; median over the 1 + blocks
+explain registry's ``method_maps`` for that method alone, on the step's model; median over the 1 + blocks
 steps) and over all steps; the seconds to make each step's model (deep copy + re-initialise);
 the seconds of each similarity metric (features of the step-0 reference once, then every step's
 maps of every method against it: median per step and total), and of the study's evaluation
@@ -58,7 +58,8 @@ from interpbench.metrics.similarity import SIMILARITY_METRICS  # noqa: E402
 from interpbench.models import build_model  # noqa: E402
 from interpbench.models.randomize import randomization_steps  # noqa: E402
 from interpbench.models.training import TrainConfig, predict, train_model  # noqa: E402
-from interpbench.protocols.sanity_checks import method_maps, randomization_maps, randomization_rows  # noqa: E402
+from interpbench.explain import method_maps  # noqa: E402
+from interpbench.protocols.sanity_checks import randomization_maps, randomization_rows  # noqa: E402
 from interpbench.runtime import seed_everything  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

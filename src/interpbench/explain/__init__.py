@@ -7,6 +7,7 @@ the decorator and a function ``fn(model, x, target, *, param=default, ...) -> Te
 """
 
 from . import baselines, cam, gradient, perturbation, propagation  # noqa: F401  (register the methods)
+from .many import method_maps
 from .postprocess import aggregate_channels, normalize
 from .registry import (
     MethodSpec,
@@ -23,6 +24,7 @@ __all__ = [
     "attribute",
     "available_methods",
     "method_info",
+    "method_maps",
     "model_name",
     "normalize",
     "register_method",

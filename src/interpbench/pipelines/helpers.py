@@ -33,6 +33,11 @@ def build_for_data(p: ClassifierParams, x: torch.Tensor, state: dict | None = No
     return model.eval()
 
 
+def cpu_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The trained model's state_dict on the CPU (what the training nodes return)."""
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
 def image_size_of(x: torch.Tensor) -> int | tuple[int, int]:
     """Side of square images ``[N, C, S, S]``, else ``(H, W)``."""
     h, w = int(x.shape[-2]), int(x.shape[-1])

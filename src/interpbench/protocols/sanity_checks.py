@@ -19,27 +19,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from interpbench.errors import NotApplicableError
-from interpbench.explain import aggregate_channels, attribute
+from interpbench.explain import method_maps
 from interpbench.metrics.results import summarize
 from interpbench.metrics.similarity import similarity_metric
 from interpbench.models.randomize import randomization_steps
 
 log = logging.getLogger(__name__)
-
-
-def method_maps(
-    model: nn.Module, x: torch.Tensor, target: torch.Tensor, methods: Mapping[str, dict[str, Any]], seed: int
-) -> tuple[torch.Tensor, dict[str, str]]:
-    """Maps ``[M, N, H, W]`` (channels summed) of every method; NaN for a not-applicable one."""
-    maps, skipped = [], {}
-    for name, params in methods.items():
-        try:
-            maps.append(aggregate_channels(attribute(name, model, x, target, seed=seed, **params), "sum"))
-        except NotApplicableError as exc:
-            skipped[name] = str(exc)
-            maps.append(torch.full((x.shape[0], *x.shape[2:]), float("nan")))
-    return torch.stack(maps), skipped
 
 
 def randomization_maps(
@@ -107,4 +92,4 @@ def randomization_rows(bundle: dict, metrics: list[str], *, seed: int, n_boot: i
     return similarity_rows(bundle["maps"][0], steps, bundle["methods"], metrics, seed=seed, n_boot=n_boot, **keys)
 
 
-__all__ = ["method_maps", "randomization_maps", "randomization_rows", "similarity_rows"]
+__all__ = ["randomization_maps", "randomization_rows", "similarity_rows"]

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-
 import torch
 
 from interpbench.config import parse
-from interpbench.errors import NotApplicableError
-from interpbench.explain import attribute
-from interpbench.explain.postprocess import aggregate_channels
+from interpbench.explain import method_maps
 from interpbench.models.training import predict
 from interpbench.pipelines.helpers import build_for_data, classifier_params
 from interpbench.pipelines.inputs import slot_images, slot_model
 from interpbench.pipelines.params import SanityParams, ig_slot_models, input_gradients_params
 from interpbench.protocols.input_gradients import RANDOM, attribution_bundle, attribution_scores, model_label
-from interpbench.protocols.sanity_checks import method_maps, randomization_maps
+from interpbench.protocols.sanity_checks import randomization_maps
 from interpbench.runtime import cpu_threads, resolve_device
-
-log = logging.getLogger(__name__)
 
 
 def explain_examples(state: dict, test: dict, params: dict, seed: int, device: str) -> dict:
@@ -32,18 +26,10 @@ def explain_examples(state: dict, test: dict, params: dict, seed: int, device: s
     model = build_for_data(p, test["x"], state).to(dev)
     x = test["x"][: p.explain.n_images]
     pred = predict(model, x, device=dev)
-    maps, status = [], []
-    for method in p.explain.methods:
-        kwargs = p.explain.method_params.get(method, {})
-        try:
-            m = attribute(method, model, x.to(dev), pred.to(dev), seed=seed, **kwargs)
-            maps.append(aggregate_channels(m, "sum"))
-            status.append("ok")
-        except NotApplicableError as exc:
-            log.warning("%s", exc)
-            maps.append(torch.full(x.shape[:1] + x.shape[2:], float("nan")))
-            status.append(f"not applicable: {exc}")
-    return {"x": x, "y": test["y"][: len(x)], "pred": pred, "maps": torch.stack(maps), "methods": p.explain.methods, "status": status}
+    methods = {m: p.explain.method_params.get(m, {}) for m in p.explain.methods}
+    maps, skipped = method_maps(model, x.to(dev), pred.to(dev), methods, seed)
+    status = [f"not applicable: {skipped[m]}" if m in skipped else "ok" for m in p.explain.methods]
+    return {"x": x, "y": test["y"][: len(x)], "pred": pred, "maps": maps, "methods": p.explain.methods, "status": status}
 
 
 def select_images(test: dict, slot: dict | None, protocol: dict) -> dict:

@@ -10,7 +10,7 @@ import torch
 
 from interpbench.config import parse
 from interpbench.models.training import train_model
-from interpbench.pipelines.helpers import build_for_data, classifier_params
+from interpbench.pipelines.helpers import build_for_data, classifier_params, cpu_state_dict
 from interpbench.pipelines.params import SanityParams, ig_dataset_name, ig_slot_models, input_gradients_params
 from interpbench.protocols.input_gradients import k_label, model_label, retrain_masked, train_variant
 from interpbench.runtime import cpu_threads, resolve_device, seed_everything
@@ -25,7 +25,7 @@ def train_classifier(train: dict, params: dict, seed: int, device: str) -> tuple
     seed_everything(seed)  # the initial weights depend on the seed too
     model = build_for_data(p, train["x"])
     history = train_model(model, train["x"], train["y"], p.train, resolve_device(device), desc=p.model.architecture)
-    return {k: v.cpu() for k, v in model.state_dict().items()}, pd.DataFrame(history)
+    return cpu_state_dict(model), pd.DataFrame(history)
 
 
 def train_random_labels(train: dict, zoo_slot: dict, protocol: dict, seed: int, device: str) -> tuple[dict, pd.DataFrame]:
@@ -42,7 +42,7 @@ def train_random_labels(train: dict, zoo_slot: dict, protocol: dict, seed: int, 
     seed_everything(seed)
     model = build_for_data(zoo, x)
     history = train_model(model, x, y, cfg, resolve_device(device), desc=f"{zoo.model.architecture} random labels")
-    return {k: v.cpu() for k, v in model.state_dict().items()}, pd.DataFrame(history)
+    return cpu_state_dict(model), pd.DataFrame(history)
 
 
 # --- Study "input_gradients" (Shah, Jain, Netrapalli 2021) ------------------------------------
@@ -58,7 +58,7 @@ def _ig_train(train: dict, init_state: dict | None, params: dict, seed: int, dev
         seed_everything(seed)
         model = build_for_data(pair, train["x"], init_state)
         history = train_variant(model, train["x"], train["y"], cfg, attack=attack, device=resolve_device(device), desc=desc)
-    return {k: v.cpu() for k, v in model.state_dict().items()}, pd.DataFrame(history)
+    return cpu_state_dict(model), pd.DataFrame(history)
 
 
 def train_standard_model(train: dict, params: dict, seed: int, device: str, *, slot: str) -> tuple[dict, pd.DataFrame]:
