@@ -1,7 +1,6 @@
 import math
 
 import numpy as np
-import pandas as pd
 import torch
 
 from interpbench.metrics.results import results_table

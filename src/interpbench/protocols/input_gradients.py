@@ -47,7 +47,6 @@ from interpbench.metrics.localisation import null_block_share
 from interpbench.metrics.results import summarize
 from interpbench.metrics.roar import diffroar, mask_by_attribution, pixel_scores, random_attribution
 from interpbench.models.training import TrainConfig, accuracy_per_item, predict, train_model
-from interpbench.runtime import cpu_threads
 
 log = logging.getLogger(__name__)
 
