@@ -1,22 +1,26 @@
-"""Project pipelines: the five stages, each study end to end, and ``__default__``.
+"""Project pipelines: each study end to end, each of the five stages, and ``__default__``.
 
-``find_pipelines`` finds every package under ``pipelines/``: the stage packages
-(``data_engineering`` ... ``reporting``, each the union of the studies' parts for that stage)
-and one package per study (``zoo``, ...), each that study end to end. ``__default__`` is every
-study on the embedded data.
+``find_pipelines`` discovers the study packages under ``pipelines/``; :mod:`.pipelines.views`
+builds the stage views from the studies' stage tags. Adding a study adds a package, nothing here.
 """
 
 from __future__ import annotations
 
+from kedro.framework import project
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-from interpbench.pipelines.studies import STUDIES
+from interpbench.pipelines.views import build_views
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    pipelines = find_pipelines(raise_errors=True)
-    studies = [pipelines[s] for s in STUDIES if s in pipelines]
-    if studies:
-        pipelines["__default__"] = sum(studies, Pipeline([]))
-    return pipelines
+    # Kedro >= 1.5 narrows find_pipelines to the packages named by `kedro run --pipelines`; a
+    # stage view (e.g. `--pipelines training`) needs every study, so discover them all.
+    requested = getattr(project.pipelines, "_requested_pipelines", None)
+    try:
+        project.pipelines._requested_pipelines = None
+        studies = find_pipelines(raise_errors=True)
+    finally:
+        project.pipelines._requested_pipelines = requested
+    studies.pop("__default__", None)
+    return build_views(studies)

@@ -5,8 +5,9 @@ import warnings
 from kedro.config import OmegaConfigLoader
 
 from interpbench.hooks import NodeTimingHooks
+from interpbench.input_checks import MissingInputsHooks
 
-HOOKS = (NodeTimingHooks(),)
+HOOKS = (MissingInputsHooks(), NodeTimingHooks())
 
 # Studies read each other's outputs by their namespaced names (e.g. ``zoo.mnist_cnn.state``) on
 # purpose; Kedro warns about every such dotted name.

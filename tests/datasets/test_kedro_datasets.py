@@ -34,3 +34,20 @@ def test_failed_serialisation_leaves_no_file(tmp_path):
     with pytest.raises(DatasetError, match="could not serialise"):
         ds.save({"x": torch.rand(2), "bad": object()})
     assert not (tmp_path / "b.safetensors").exists()
+
+
+def test_tensor_bundle_roundtrip_nested(tmp_path):
+    ds = TensorBundleDataset(filepath=str(tmp_path / "n.safetensors"))
+    data = {
+        "x": torch.rand(2, 3),
+        "train": {"x": torch.rand(4, 1, 2, 2), "y": torch.arange(4), "name": "scenes"},
+        "levels": [{"k": 0.1, "correct": torch.tensor([True, False])}, {"k": None}],
+        "dataset": "scenes",
+    }
+    ds.save(data)
+    back = ds.load()
+    assert set(back) == set(data)
+    assert torch.equal(back["x"], data["x"])
+    assert torch.equal(back["train"]["x"], data["train"]["x"]) and back["train"]["name"] == "scenes"
+    assert torch.equal(back["levels"][0]["correct"], data["levels"][0]["correct"])
+    assert back["levels"][1] == {"k": None} and back["dataset"] == "scenes"

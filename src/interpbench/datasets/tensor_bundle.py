@@ -1,4 +1,4 @@
-"""``TensorBundleDataset``: a dict of tensors (plus small JSON values) in one safetensors file."""
+"""``TensorBundleDataset``: a (nested) dict of tensors plus small JSON values in one safetensors file."""
 
 from __future__ import annotations
 
@@ -14,21 +14,29 @@ from safetensors.torch import save as st_save
 from ._file import BytesFileDataset
 
 _JSON_KEY = "interpbench.json"
+_REF = "__tensor__"  # a nested tensor's place in the JSON metadata: {"__tensor__": "<safetensors key>"}
 
 
 class TensorBundleDataset(BytesFileDataset):
-    """Saves ``{"x": Tensor, "y": Tensor, "classes": [...], ...}`` to a ``.safetensors`` file.
+    """Saves ``{"x": Tensor, "y": Tensor, "classes": [...], "train": {"x": Tensor, ...}, ...}``
+    to a ``.safetensors`` file.
 
-    Tensor values become safetensors entries; everything else (class names, sources, small
-    numbers) must be JSON-serialisable and is kept in the file's metadata. Loading returns the
-    same dict, with tensors on the CPU.
+    Top-level tensors become safetensors entries under their own key; tensors nested in dicts or
+    lists become entries named by their path (``train/x``) and are referenced from the JSON
+    metadata, which holds everything else (class names, sources, small numbers; it must be
+    JSON-serialisable). Loading returns the same structure, with tensors on the CPU.
     """
 
     def _to_bytes(self, data: Any) -> bytes:
         if not isinstance(data, dict):
             raise TypeError(f"expected a dict of tensors, got {type(data).__name__}")
-        tensors = {k: v.detach().cpu().contiguous() for k, v in data.items() if torch.is_tensor(v)}
-        extra = {k: v for k, v in data.items() if not torch.is_tensor(v)}
+        tensors: dict[str, torch.Tensor] = {}
+        extra = {}
+        for key, value in data.items():
+            if torch.is_tensor(value):
+                tensors[str(key)] = value.detach().cpu().contiguous()
+            else:
+                extra[key] = _pack(value, str(key), tensors)
         return st_save(tensors, metadata={_JSON_KEY: json.dumps(extra)})
 
     def _from_bytes(self, raw: bytes, where: str) -> dict[str, Any]:
@@ -37,7 +45,31 @@ class TensorBundleDataset(BytesFileDataset):
             meta = json.loads(_read_metadata(raw).get(_JSON_KEY, "{}"))
         except (SafetensorError, ValueError) as exc:
             raise DatasetError(f"{where} is not a readable tensor bundle (safetensors): {exc}") from None
-        return {**tensors, **meta}
+        used: set[str] = set()
+        extra = {k: _unpack(v, tensors, used) for k, v in meta.items()}
+        return {**{k: v for k, v in tensors.items() if k not in used}, **extra}
+
+
+def _pack(value: Any, path: str, tensors: dict[str, torch.Tensor]) -> Any:
+    if torch.is_tensor(value):
+        tensors[path] = value.detach().cpu().contiguous()
+        return {_REF: path}
+    if isinstance(value, dict):
+        return {k: _pack(v, f"{path}/{k}", tensors) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_pack(v, f"{path}/{i}", tensors) for i, v in enumerate(value)]
+    return value
+
+
+def _unpack(value: Any, tensors: dict[str, torch.Tensor], used: set[str]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {_REF}:
+            used.add(value[_REF])
+            return tensors[value[_REF]]
+        return {k: _unpack(v, tensors, used) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unpack(v, tensors, used) for v in value]
+    return value
 
 
 def _read_metadata(raw: bytes) -> dict[str, str]:

@@ -12,7 +12,11 @@ from interpbench.config import parse
 from interpbench.data import load_image_folder
 from interpbench.errors import ConfigError
 from interpbench.models import build_model
-from interpbench.pipelines.helpers import build_for_data, classifier_params, image_size_of
+from interpbench.pipelines.helpers import (
+    build_for_data,
+    classifier_params,
+    image_size_of,
+)
 from interpbench.pipelines.params import StudySlotParams
 
 log = logging.getLogger(__name__)

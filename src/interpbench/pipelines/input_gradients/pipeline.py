@@ -12,31 +12,29 @@ Structure (the parameters in ``conf/base/parameters_input_gradients.yml`` config
   ranking x k level x top/bottom (``diffroar.<ranking>.k<i>.retrain_<keep>``), all independent.
 """
 
+import functools
+
 from kedro.pipeline import Node, Pipeline
 
-from interpbench.pipelines.data_engineering.nodes import make_blockmnist_split, prepare_natural_images
-from interpbench.pipelines.evaluation.nodes import (
-    collect_results,
-    score_diffroar,
-    score_null_block_share,
-    score_robustness,
-)
-from interpbench.pipelines.explanation.nodes import compute_diffroar_rankings, compute_test_attributions
+from interpbench.pipelines.common import collect_results, results_to_metrics
 from interpbench.pipelines.helpers import bind
-from interpbench.pipelines.reporting.nodes import (
+from interpbench.pipelines.input_gradients.nodes import (
+    compute_diffroar_rankings,
+    compute_test_attributions,
+    make_blockmnist_split,
     plot_diffroar,
     plot_gradient_examples,
     plot_null_block_share,
     plot_robustness,
-    results_to_metrics,
-    write_input_gradients_report,
-)
-from interpbench.pipelines.studies import study_pipeline
-from interpbench.pipelines.training.nodes import (
+    prepare_natural_images,
     retrain_on_masked,
+    score_diffroar,
+    score_null_block_share,
+    score_robustness,
     select_diffroar_source,
     train_robust_model,
     train_standard_model,
+    write_input_gradients_report,
 )
 from interpbench.protocols.input_gradients import MAX_K_LEVELS, RANDOM, VARIANTS
 
@@ -85,28 +83,33 @@ def _slot(slot: str, position: str | None) -> Pipeline:
 
 def _ranking(ranking: str) -> Pipeline:
     run = [P, "params:seed", "params:device"]
-    nodes = [Node(bind(compute_diffroar_rankings, ranking=ranking), ["source", *run], "rankings",
-                  name="compute_rankings", tags=["explanation"])]
+    states = [] if ranking == RANDOM else [f"{s}_{ranking}_state" for s in SLOTS]
+    nodes = [Node(bind(compute_diffroar_rankings, ranking=ranking, slots=list(SLOTS)), ["source", *run, *states],
+                  "rankings", name="compute_rankings", tags=["explanation"])]
     levels = []
     for i in range(MAX_K_LEVELS):
+        # Retraining on masked data scores the ranking: it is evaluation, not training.
         retrain = [Node(bind(retrain_on_masked, level=i, keep=keep), ["source", "rankings", *run], f"{keep}_correct",
-                        name=f"retrain_{keep}", tags=["training"]) for keep in KEEP]
+                        name=f"retrain_{keep}", tags=["evaluation"]) for keep in KEEP]
         nodes.append(Pipeline(retrain, namespace=f"k{i + 1}", inputs={"source", "rankings"}, parameters=GLOBAL))
         levels += [f"k{i + 1}.{keep}_correct" for keep in KEEP]
     nodes.append(Node(bind(score_diffroar, study=STUDY), ["rankings", P, "params:seed", *levels], "results",
                       name="score_diffroar", tags=["evaluation"]))
-    return Pipeline(nodes, namespace=ranking, inputs={"source"}, parameters=GLOBAL)
+    return Pipeline(nodes, namespace=ranking, inputs={"source", *states}, parameters=GLOBAL)
 
 
 def _diffroar() -> Pipeline:
-    per_slot = [f"{s}.{n}" for s in SLOTS for n in ("train_data", "test_data", "standard_state", "robust_state")]
+    per_slot = [f"{s}.{n}" for s in SLOTS for n in ("train_data", "test_data")]
     select = Node(bind(select_diffroar_source, slots=list(SLOTS)), [P, *per_slot], "source", name="select_source",
-                  tags=["training"])
-    return Pipeline([select, *(_ranking(r) for r in RANKINGS)], namespace="diffroar", inputs=set(per_slot),
-                    parameters=GLOBAL)
+                  tags=["data_engineering"])
+    states = {f"{s}_{v}_state": f"{s}.{v}_state" for s in SLOTS for v in VARIANTS}
+    return Pipeline([select, *(_ranking(r) for r in RANKINGS)], namespace="diffroar",
+                    inputs={**{n: n for n in per_slot}, **states}, parameters=GLOBAL)
 
 
-def input_gradients_nodes() -> Pipeline:
+@functools.cache
+def create_pipeline(**kwargs) -> Pipeline:
+    """The study's own nodes (the shared data it reads come from ``pipelines.shared_data``)."""
     slots = sum((_slot(s, pos) for s, pos in SLOTS.items()), Pipeline([]))
     tables = [f"{s}.{v}_accuracy" for s in SLOTS for v in VARIANTS]
     tables += [f"{s}.{v}_null_share" for s, pos in SLOTS.items() if pos is not None for v in VARIANTS]
@@ -131,6 +134,3 @@ def input_gradients_nodes() -> Pipeline:
         tags=[STUDY],
     )
 
-
-def create_pipeline(**kwargs) -> Pipeline:
-    return study_pipeline(STUDY, input_gradients_nodes())

@@ -5,23 +5,23 @@ the same name (or a pretrained model, see ``StudySlotParams``); cascading and in
 randomization are separate nodes so they can run in parallel.
 """
 
+import functools
+
 from kedro.pipeline import Node, Pipeline
 
-from interpbench.pipelines.evaluation.nodes import collect_results, score_random_labels, score_randomization
-from interpbench.pipelines.explanation.nodes import (
+from interpbench.pipelines.common import collect_results, results_to_metrics
+from interpbench.pipelines.helpers import bind
+from interpbench.pipelines.sanity_checks.nodes import (
     compute_random_label_maps,
     compute_randomization_maps,
-    select_images,
-)
-from interpbench.pipelines.helpers import bind
-from interpbench.pipelines.reporting.nodes import (
     plot_randomization_grid,
     plot_similarity_curves,
-    results_to_metrics,
+    score_random_labels,
+    score_randomization,
+    select_images,
+    train_random_labels,
     write_sanity_report,
 )
-from interpbench.pipelines.studies import study_pipeline
-from interpbench.pipelines.training.nodes import train_random_labels
 
 STUDY = "sanity_checks"
 SLOTS = {"mnist_cnn": "mnist", "mlp": "mnist"}  # zoo model -> its data set
@@ -70,7 +70,8 @@ def _slot(model: str, dataset: str) -> Pipeline:
     )
 
 
-def sanity_nodes() -> Pipeline:
+@functools.cache
+def create_pipeline(**kwargs) -> Pipeline:
     slots = sum((_slot(m, d) for m, d in SLOTS.items()), Pipeline([]))
     tables = [f"{m}_{k}_results" for m in SLOTS for k in (*MODES, "random_labels")]
     return Pipeline(
@@ -87,6 +88,3 @@ def sanity_nodes() -> Pipeline:
         tags=[STUDY],
     )
 
-
-def create_pipeline(**kwargs) -> Pipeline:
-    return study_pipeline(STUDY, sanity_nodes())

@@ -9,17 +9,19 @@ import functools
 
 from kedro.pipeline import Node, Pipeline
 
-from interpbench.pipelines.evaluation.nodes import collect_results, score_classifier
-from interpbench.pipelines.explanation.nodes import explain_examples
+from interpbench.pipelines.common import (
+    collect_results,
+    results_to_metrics,
+    train_classifier,
+)
 from interpbench.pipelines.helpers import bind
-from interpbench.pipelines.reporting.nodes import (
+from interpbench.pipelines.zoo.nodes import (
+    explain_examples,
     plot_accuracies,
     plot_attribution_gallery,
-    results_to_metrics,
+    score_classifier,
     write_zoo_report,
 )
-from interpbench.pipelines.studies import study_pipeline
-from interpbench.pipelines.training.nodes import train_classifier
 
 STUDY = "zoo"
 SLOTS = {"mlp": "mnist", "mnist_cnn": "mnist", "resnet_small": "scenes"}  # model slot -> data set
@@ -48,7 +50,7 @@ def _slot(model: str, dataset: str) -> Pipeline:
 
 
 @functools.cache
-def zoo_nodes() -> Pipeline:
+def create_pipeline(**kwargs) -> Pipeline:
     """The zoo's own nodes (cached: other studies read its trained models, and unions of the
     same node objects de-duplicate)."""
     slots = sum((_slot(m, d) for m, d in SLOTS.items()), Pipeline([]))
@@ -66,6 +68,3 @@ def zoo_nodes() -> Pipeline:
         tags=[STUDY],
     )
 
-
-def create_pipeline(**kwargs) -> Pipeline:
-    return study_pipeline(STUDY, zoo_nodes())
