@@ -87,6 +87,15 @@ _SITECUSTOMIZE = textwrap.dedent(
 )
 
 
+def _child_env(tmp_path, *paths):
+    """The environment without CI markers, importing this interpbench (and ``paths`` first)."""
+    env = {k: v for k, v in os.environ.items() if k not in _CI_VARIABLES}
+    package_root = os.path.dirname(os.path.dirname(importlib.util.find_spec("interpbench").origin))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [*map(str, paths), package_root, env.get("PYTHONPATH")]))
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # where MLflow would keep its installation id
+    return env
+
+
 @pytest.mark.timeout(300)
 def test_kedro_run_attempts_no_network_connection(tmp_path):
     project = tmp_path / "project"
@@ -97,11 +106,8 @@ def test_kedro_run_attempts_no_network_connection(tmp_path):
     (site / "sitecustomize.py").write_text(_SITECUSTOMIZE)
     netlog = tmp_path / "network.log"
 
-    env = {k: v for k, v in os.environ.items() if k not in _CI_VARIABLES}
-    package_root = os.path.dirname(os.path.dirname(importlib.util.find_spec("interpbench").origin))
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), package_root, env.get("PYTHONPATH")]))
+    env = _child_env(tmp_path, site)
     env["INTERPBENCH_NETLOG"] = str(netlog)
-    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")  # where MLflow would keep its installation id
 
     run = subprocess.run(
         [sys.executable, "-m", "kedro", "run", "--pipelines", "data_engineering"],
@@ -111,3 +117,15 @@ def test_kedro_run_attempts_no_network_connection(tmp_path):
     assert (project / "mlflow.db").exists()  # the run was tracked, so MLflow was in play
     attempts = netlog.read_text() if netlog.exists() else ""
     assert attempts == "", f"the run tried to reach the network:\n{attempts}"
+
+
+@pytest.mark.timeout(120)
+def test_importing_interpbench_after_mlflow_still_turns_its_telemetry_off(tmp_path):
+    """In a notebook ``import mlflow`` may come first; importing interpbench then drops MLflow's client."""
+    code = (
+        "import mlflow.telemetry as t; assert t.get_telemetry_client() is not None, 'telemetry was off already'\n"
+        "import interpbench; assert t.get_telemetry_client() is None, 'telemetry still on'"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_child_env(tmp_path),
+                         capture_output=True, text=True, timeout=100)
+    assert run.returncode == 0, run.stderr[-3000:]
