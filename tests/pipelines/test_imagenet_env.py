@@ -9,8 +9,7 @@ from kedro.config import OmegaConfigLoader
 from PIL import Image
 
 from interpbench.config import parse
-from interpbench.pipelines.evaluation.nodes import score_randomization
-from interpbench.pipelines.explanation.nodes import compute_randomization_maps, select_images
+from interpbench.pipelines.sanity_checks.nodes import compute_randomization_maps, score_randomization, select_images
 from interpbench.pipelines.params import SanityParams, StudySlotParams
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -28,13 +28,13 @@ def _latest(pattern):
 @pytest.mark.timeout(600)
 def test_zoo_runs_end_to_end_and_is_deterministic(tiny_project):
     _run(tiny_project)
-    first = pd.read_parquet(_latest("data/08_reporting/training/results.parquet/*/results.parquet"))
+    first = pd.read_parquet(_latest("data/08_reporting/zoo/results.parquet/*/results.parquet"))
     assert list(first.columns) == list(RESULT_COLUMNS)
     assert set(first["model"]) == {"mlp", "mnist_cnn", "resnet_small"}
     assert set(first["metric"]) == {"train_acc", "test_acc"}
     for name in ("accuracy.png", "mlp_attributions.png", "report.md"):
-        assert (tiny_project / "data/08_reporting/training" / name).stat().st_size > 0
-    assert "test_acc" in (tiny_project / "data/08_reporting/training/report.md").read_text()
+        assert (tiny_project / "data/08_reporting/zoo" / name).stat().st_size > 0
+    assert "test_acc" in (tiny_project / "data/08_reporting/zoo/report.md").read_text()
 
     with sqlite3.connect(tiny_project / "mlflow.db") as db:
         runs = db.execute("select count(*) from runs").fetchone()[0]
@@ -43,7 +43,7 @@ def test_zoo_runs_end_to_end_and_is_deterministic(tiny_project):
     assert "zoo.mnist.mnist_cnn.test_acc" in metrics
 
     _run(tiny_project)
-    versions = sorted(glob.glob("data/08_reporting/training/results.parquet/*/results.parquet"))
+    versions = sorted(glob.glob("data/08_reporting/zoo/results.parquet/*/results.parquet"))
     assert len(versions) == 2
     second = pd.read_parquet(versions[-1])
     pd.testing.assert_frame_equal(first, second)

@@ -1,6 +1,8 @@
 from kedro.framework.project import configure_project
 
-from interpbench.pipelines.studies import STAGES, STUDIES
+from interpbench.pipelines.views import STAGES
+
+STUDIES = ("zoo", "sanity_checks", "input_gradients")
 
 
 def _pipelines():
@@ -29,3 +31,23 @@ def test_study_pipeline_includes_its_shared_inputs():
     names = {n.name for n in pipes["zoo"].nodes}
     assert {"prepare_mnist", "make_scenes", "zoo.mnist_cnn.train_classifier"} <= names
     assert all(n.namespace in (None, "") or n.namespace.startswith("zoo") for n in pipes["zoo"].nodes)
+
+
+def test_studies_are_discovered_not_listed():
+    """Every package under pipelines/ is a study view; nothing else is registered besides the
+    stages and __default__."""
+    import importlib.resources
+
+    pipes = _pipelines()
+    packages = {p.name for p in importlib.resources.files("interpbench.pipelines").iterdir()
+                if p.is_dir() and (p / "pipeline.py").is_file()}
+    assert packages == set(STUDIES)
+    assert set(pipes) == packages | set(STAGES) | {"__default__"}
+
+
+def test_every_node_has_one_stage_and_its_study_tag():
+    pipes = _pipelines()
+    for node in pipes["__default__"].nodes:
+        assert len(node.tags & set(STAGES)) == 1, node.name
+        study = node.namespace.split(".")[0] if node.namespace else None
+        assert study is None or study in node.tags, node.name

@@ -5,7 +5,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from interpbench.data import generate_scenes
-from interpbench.pipelines.zoo.pipeline import zoo_nodes
+from interpbench.pipelines.zoo.pipeline import create_pipeline as zoo_nodes
 
 
 def test_resnet_small_slot_trains_explains_and_scores_from_memory():
