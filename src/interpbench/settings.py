@@ -2,8 +2,7 @@
 
 import warnings
 
-from kedro.config import OmegaConfigLoader
-
+from interpbench.config_loader import InterpbenchConfigLoader
 from interpbench.hooks import NodeTimingHooks
 from interpbench.input_checks import MissingInputsHooks
 
@@ -13,11 +12,13 @@ HOOKS = (MissingInputsHooks(), NodeTimingHooks())
 # purpose; Kedro warns about every such dotted name.
 warnings.filterwarnings("ignore", message="One or more dataset names contain '.'")
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_CLASS = InterpbenchConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     # Soft merge: a conf/local or --env parameters file that overrides one nested key keeps its
-    # siblings from conf/base instead of replacing the whole top-level mapping.
+    # siblings from conf/base instead of replacing the whole top-level mapping. Exception: a mapping
+    # with an ``architecture`` key (a model) in the environment's file replaces base's whole
+    # (interpbench.config_loader), so switching architectures drops the old model's options.
     "merge_strategy": {"parameters": "soft"},
 }

@@ -5,19 +5,18 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchvision
-from kedro.config import OmegaConfigLoader
 from PIL import Image
 
 from interpbench.config import parse
 from interpbench.pipelines.sanity_checks.nodes import compute_randomization_maps, score_randomization, select_images
 from interpbench.pipelines.params import SanityParams, StudySlotParams
+from interpbench.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _imagenet_params():
-    loader = OmegaConfigLoader(str(ROOT / "conf"), base_env="base", default_run_env="imagenet",
-                               merge_strategy={"parameters": "soft"})
+    loader = CONFIG_LOADER_CLASS(str(ROOT / "conf"), env="imagenet", **CONFIG_LOADER_ARGS)  # the project's merge
     return loader["parameters"]["sanity_checks"]
 
 
