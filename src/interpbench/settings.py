@@ -4,9 +4,9 @@ import warnings
 
 from kedro.config import OmegaConfigLoader
 
-from interpbench.hooks import NodeTimingHooks
+from interpbench.hooks import NodeTimingHooks, ParamsCheckHooks
 
-HOOKS = (NodeTimingHooks(),)
+HOOKS = (NodeTimingHooks(), ParamsCheckHooks())
 
 # Studies read each other's outputs by their namespaced names (e.g. ``zoo.mnist_cnn.state``) on
 # purpose; Kedro warns about every such dotted name.
