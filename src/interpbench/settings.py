@@ -4,9 +4,9 @@ import warnings
 
 from kedro.config import OmegaConfigLoader
 
-from interpbench.hooks import NodeTimingHooks, ParamsCheckHooks
+from interpbench.hooks import NodeTimingHooks, ParamsCheckHooks, RunRecordHooks
 
-HOOKS = (NodeTimingHooks(), ParamsCheckHooks())
+HOOKS = (NodeTimingHooks(), ParamsCheckHooks(), RunRecordHooks())
 
 # Studies read each other's outputs by their namespaced names (e.g. ``zoo.mnist_cnn.state``) on
 # purpose; Kedro warns about every such dotted name.
