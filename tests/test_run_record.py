@@ -12,6 +12,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from interpbench.tracking import dataset_version, device_description, git_info, run_tags, version_tags
+from tests.conftest import end_mlflow_runs
 
 
 def _git(cwd, *args):
@@ -85,3 +86,14 @@ def test_a_kedro_run_records_tags_and_dataset_versions_in_mlflow(tiny_project):
     assert record["status"] == "completed"
     assert record["datasets_saved"] == {"zoo.mlp.state": session_id}
     assert record["kedro.run_id"] == session_id
+
+    # A second run that only reads the model records the version it loaded (the first run's).
+    end_mlflow_runs()
+    bootstrap_project(tiny_project)
+    with KedroSession.create(project_path=tiny_project) as session:
+        second_id = session.session_id
+        session.run(pipeline_names=["zoo"], node_names=["zoo.mlp.explain_examples"])
+    second = [r for r in client.search_runs(run.info.experiment_id) if r.info.run_id != run.info.run_id]
+    assert len(second) == 1
+    assert second[0].data.tags["kedro.run_id"] == second_id != session_id
+    assert second[0].data.tags["dataset_version.zoo.mlp.state"] == session_id
