@@ -94,7 +94,10 @@ def test_only_the_keys_asked_for_are_checked_and_unchecked_keys_warn(caplog):
     assert "my_notes" in caplog.text
 
 
-def test_registry_and_key_extraction():
+def test_registry_and_key_extraction(monkeypatch):
+    from interpbench import param_checks
+
+    monkeypatch.setattr(param_checks, "_CHECKS", dict(params_checks()))  # leave the registry as it was
     register_params_check("_test_key", lambda raw, where: raw)
     assert params_checks()["_test_key"](3, "_test_key") == 3
     with pytest.raises(ValueError):
