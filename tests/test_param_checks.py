@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -121,4 +122,7 @@ def test_kedro_run_with_a_typo_fails_before_the_first_node(tmp_path):
     assert "input_gradients.diffroar: unknown parameter 'trian' (did you mean 'train'?)" in out, out
     assert "Running node" not in out and "Completed" not in out, out
     assert not any(p.is_file() for p in project.glob("data/**/*")), "a node wrote data"
+    if (project / "mlflow.db").exists():  # checked before kedro-mlflow opens a run
+        with sqlite3.connect(project / "mlflow.db") as db:
+            assert db.execute("select count(*) from runs").fetchone()[0] == 0
     assert time.monotonic() - started < 100
