@@ -13,6 +13,7 @@ A study registers the check of its own key with :func:`register_params_check` in
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import logging
@@ -87,8 +88,6 @@ def check_params(parameters: dict[str, Any], keys: Iterable[str] | None = None) 
 
 def mapping(raw: Any, where: str, allowed: Iterable[str], required: Iterable[str] = ()) -> dict[str, Any]:
     """``raw`` as a mapping whose keys are all in ``allowed`` (did-you-mean on a typo) and include ``required``."""
-    import difflib
-
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping, got {raw!r}.")
@@ -113,11 +112,15 @@ def _check_seed(raw: Any, where: str) -> int:
 def _check_device(raw: Any, where: str) -> str:
     import torch
 
-    try:
-        if not isinstance(raw, str) or (raw != "auto" and torch.device(raw) is None):
-            raise TypeError
-    except (TypeError, RuntimeError):
-        raise ConfigError(f"{where}: {raw!r} is not a torch device; use 'auto', 'cpu', 'cuda' or 'cuda:N'.") from None
+    valid = isinstance(raw, str) and raw == "auto"
+    if isinstance(raw, str) and not valid:
+        try:
+            torch.device(raw)
+            valid = True
+        except (TypeError, RuntimeError, ValueError):
+            pass
+    if not valid:
+        raise ConfigError(f"{where}: {raw!r} is not a torch device; use 'auto', 'cpu', 'cuda' or 'cuda:N'.")
     return raw
 
 
