@@ -23,3 +23,112 @@ class NodeTimingHooks:
         started = self._started.pop(node.name, None)
         if started is not None:
             log.info("Node %s finished in %.1f s", node.name, time.perf_counter() - started)
+
+
+class ParamsCheckHooks:
+    """Check the parameters of every key the pipeline reads before its first node runs.
+
+    ``tryfirst``: before kedro-mlflow's ``before_pipeline_run`` opens an MLflow run, so a
+    mistyped key leaves no half-open run behind.
+    """
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        from interpbench.param_checks import check_params, top_level_keys
+
+        parameters = catalog.load("parameters") if "parameters" in catalog else {}
+        check_params(parameters or {}, top_level_keys(pipeline.inputs()))
+
+
+class RunRecordHooks:
+    """Record in the active MLflow run what produced it (see :mod:`interpbench.tracking`).
+
+    Tags ``git.commit``, ``git.dirty``, ``kedro.run_id``, ``device``, ``torch.version`` and one
+    ``dataset_version.<name>`` per versioned dataset loaded or saved, plus all of it as the
+    artifact ``run_record.json``. kedro-mlflow opens the run in its ``before_pipeline_run`` and
+    closes it in ``after_pipeline_run`` / ``on_pipeline_error``; pluggy calls a plugin's hooks
+    before the project's, so ``trylast`` / ``tryfirst`` keep this inside the run. Nothing is
+    logged when no MLflow run is active; a failure to log only warns.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._catalog = None
+        self._tags: dict[str, str] = {}
+        self._loaded: dict[str, str] = {}
+        self._saved: dict[str, str] = {}
+
+    @hook_impl(trylast=True)
+    def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        from interpbench.tracking import run_tags
+
+        self._reset()
+        self._catalog = catalog
+        try:
+            parameters = catalog.load("parameters") if "parameters" in catalog else {}
+            device = (parameters or {}).get("device", "auto")
+            self._tags = run_tags(run_params.get("run_id"), device, run_params.get("project_path") or ".")
+            self._log(self._tags)
+        except Exception as exc:  # the record must never fail the run
+            log.warning("Run record: could not collect the run's tags: %s", exc)
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str, data, node) -> None:
+        self._note(dataset_name, self._loaded, saved=False)
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data, node) -> None:
+        self._note(dataset_name, self._saved, saved=True)
+
+    @hook_impl(tryfirst=True)
+    def after_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        self._finish("completed")
+
+    @hook_impl(tryfirst=True)
+    def on_pipeline_error(self, error, run_params, pipeline, catalog) -> None:
+        self._finish("failed")
+
+    def _note(self, name: str, versions: dict[str, str], saved: bool) -> None:
+        from interpbench.tracking import dataset_version
+
+        if self._catalog is None or name.startswith("params:") or name == "parameters":
+            return
+        try:
+            version = dataset_version(self._catalog.get(name), saved)
+        except Exception:
+            version = None
+        if version:
+            versions[name] = version
+
+    def record(self, status: str = "completed") -> dict:
+        """Everything recorded so far (what ``run_record.json`` holds)."""
+        return {**self._tags, "status": status, "datasets_loaded": dict(sorted(self._loaded.items())),
+                "datasets_saved": dict(sorted(self._saved.items()))}
+
+    def _finish(self, status: str) -> None:
+        import mlflow
+
+        from interpbench.tracking import version_tags
+
+        if self._catalog is None:
+            return
+        self._log(version_tags({**self._loaded, **self._saved}))
+        if mlflow.active_run() is not None:
+            try:
+                mlflow.log_dict(self.record(status), "run_record.json")
+            except Exception as exc:
+                log.warning("Run record: could not log run_record.json: %s", exc)
+        self._reset()
+
+    @staticmethod
+    def _log(tags: dict[str, str]) -> None:
+        import mlflow
+
+        if not tags or mlflow.active_run() is None:
+            return
+        try:
+            mlflow.set_tags(tags)
+        except Exception as exc:
+            log.warning("Run record: could not set MLflow tags: %s", exc)

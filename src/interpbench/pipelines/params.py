@@ -199,13 +199,12 @@ class InputGradientsParams:
     cpu_threads: int | None = 1  # torch CPU threads in this study's nodes (None: torch's default)
 
 
-def input_gradients_params(raw: dict) -> InputGradientsParams:
+def input_gradients_params(raw: dict, where: str = "input_gradients") -> InputGradientsParams:
     """Parse and check the study's parameters (ConfigError naming the key on any mistake)."""
     from interpbench.config import parse
     from interpbench.errors import ConfigError
     from interpbench.protocols.input_gradients import MAX_K_LEVELS, check_fractions
 
-    where = "input_gradients"
     p = parse(InputGradientsParams, raw, where)
     check_fractions(p.null_block_share.k, f"{where}.null_block_share.k")
     check_fractions(p.diffroar.k, f"{where}.diffroar.k", MAX_K_LEVELS)

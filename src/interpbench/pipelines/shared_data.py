@@ -9,6 +9,7 @@ import numpy as np
 from kedro.pipeline import Node, Pipeline
 
 from interpbench.config import parse
+from interpbench.param_checks import register_params_check
 from interpbench.data import generate_scenes, load_mnist, split_train_test
 from interpbench.pipelines.params import MnistParams, ScenesParams
 
@@ -51,3 +52,7 @@ def shared_data_pipeline() -> Pipeline:
         ],
         tags=["data_engineering"],
     )
+
+
+register_params_check("mnist", lambda raw, where: parse(MnistParams, raw, where))
+register_params_check("scenes", lambda raw, where: parse(ScenesParams, raw, where))
