@@ -9,7 +9,13 @@ import torch
 from matplotlib.figure import Figure
 
 from interpbench.config import parse
-from interpbench.pipelines.params import SanityParams, ig_dataset_name, ig_slot_models, input_gradients_params
+from interpbench.pipelines.params import (
+    SanityParams,
+    SanityReportParams,
+    ig_dataset_name,
+    ig_slot_models,
+    input_gradients_params,
+)
 from interpbench.protocols.input_gradients import model_label
 from interpbench.reporting.figures import (
     attribution_grid,
@@ -20,9 +26,10 @@ from interpbench.reporting.figures import (
     randomization_grid,
     similarity_curves,
 )
-from interpbench.reporting.input_gradients_report import input_gradients_report
+from interpbench.reporting.findings import Finding, finding_counts
+from interpbench.reporting.input_gradients_report import input_gradients_findings, input_gradients_report
 from interpbench.reporting.markdown import results_summary
-from interpbench.reporting.sanity_report import sanity_report
+from interpbench.reporting.sanity_report import sanity_report, sanity_report_findings
 
 
 def plot_attribution_gallery(bundle: dict, *, title: str) -> Figure:
@@ -49,6 +56,13 @@ def results_to_metrics(results: pd.DataFrame) -> dict:
         series = metrics.setdefault(key, [])
         series.append({"value": float(row.value), "step": len(series)})
     return metrics
+
+
+def findings_to_metrics(findings: list[Finding]) -> dict[str, dict]:
+    """The findings' counts as MlflowMetricsHistoryDataset items ``{"passed": {"value", "step"}, ...}``;
+    the ``{study}.findings_metrics`` entry's prefix ``{study}.findings`` makes them
+    ``<study>.findings.passed / failed / not_evaluated``."""
+    return {k.split(".", 1)[1]: {"value": float(v), "step": 0} for k, v in finding_counts(findings).items()}
 
 
 def write_zoo_report(results: pd.DataFrame, galleries: list[str]) -> str:
@@ -81,11 +95,18 @@ def plot_similarity_curves(table: pd.DataFrame, protocol: dict, *, title: str) -
     return similarity_curves(table, p.metrics, title=title)
 
 
-def write_sanity_report(results: pd.DataFrame, *bundles: dict, models: list[str]) -> str:
-    """The sanity_checks Markdown report; ``bundles`` are each model's cascading maps (for the
-    methods that were not applicable)."""
+def write_sanity_report(
+    results: pd.DataFrame, protocol: dict, report: dict | None, *bundles: dict, models: list[str]
+) -> tuple[str, dict[str, dict]]:
+    """The sanity_checks Markdown report and its findings' counts (for MLflow, see
+    :func:`findings_to_metrics`); ``bundles`` are each model's cascading maps (for the methods that
+    were not applicable), ``report`` the ``sanity_checks.report`` thresholds."""
+    p = parse(SanityParams, protocol, "sanity_checks.protocol")
+    r = parse(SanityReportParams, report or {}, "sanity_checks.report")
     skipped = {m: dict(b.get("skipped", {})) for m, b in zip(models, bundles)}
-    return sanity_report(results, models, skipped)
+    findings = sanity_report_findings(results, models, skipped, report=r, random_labels_enabled=p.random_labels.enabled)
+    text = sanity_report(results, models, skipped, findings=findings)
+    return text, findings_to_metrics(findings)
 
 
 # --- Study "input_gradients" (Shah, Jain, Netrapalli 2021) ------------------------------------
@@ -124,8 +145,11 @@ def plot_robustness(results: pd.DataFrame) -> Figure:
                         ylabel="accuracy")
 
 
-def write_input_gradients_report(results: pd.DataFrame, params: dict, *maps: dict, slots: list[str]) -> str:
-    """The study's Markdown report; ``maps`` are the (standard, robust) attribution bundles of each slot."""
+def write_input_gradients_report(
+    results: pd.DataFrame, params: dict, *maps: dict, slots: list[str]
+) -> tuple[str, dict[str, dict]]:
+    """The study's Markdown report and its findings' counts (for MLflow, see :func:`findings_to_metrics`);
+    ``maps`` are the (standard, robust) attribution bundles of each slot."""
     p = input_gradients_params(params)
     owners = [s for s in slots for _ in ("standard", "robust")]
     skipped = {f"{m} on {s}": r for s, b in zip(owners, maps) for m, r in b.get("skipped", {}).items()}
@@ -143,5 +167,7 @@ def write_input_gradients_report(results: pd.DataFrame, params: dict, *maps: dic
     figures = {"accuracy": "accuracy.png", "null_block_share": "null_block_share.png", "diffroar": "diffroar.png",
                **{f"gradients_{s}": f"{s}_gradients.png" for s in slots}}
     method = "saliency" if "saliency" in p.explanation.methods else next(iter(p.explanation.methods))
-    return input_gradients_report(results, small_k=p.report.small_k, method=method, setup=setup, skipped=skipped,
-                                  figures=figures)
+    findings = input_gradients_findings(results, p.report.small_k, method, report=p.report, skipped=skipped)
+    text = input_gradients_report(results, small_k=p.report.small_k, method=method, setup=setup, skipped=skipped,
+                                  figures=figures, report=p.report, findings=findings)
+    return text, findings_to_metrics(findings)
