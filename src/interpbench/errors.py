@@ -19,7 +19,13 @@ class DataError(InterpbenchError, ValueError):
 
 
 class NotApplicableError(InterpbenchError):
-    """An attribution method cannot run on this model (e.g. LRP through residual additions)."""
+    """An attribution method cannot run on this model for a known reason (e.g. LRP through residual
+    additions); see ``interpbench.explain.registry.NOT_APPLICABLE_CAUSES``."""
+
+
+class AttributionError(InterpbenchError, RuntimeError):
+    """An attribution method failed for a reason that is not a known incompatibility:
+    ``"<method> on <model> failed: <original>"``, chained to the original exception."""
 
 
 def unknown_name(kind: str, name: str, known: Iterable[str]) -> ConfigError:

@@ -80,6 +80,7 @@ def test_input_gradients_runs_end_to_end_and_is_deterministic(tmp_path, monkeypa
         metrics = {r[0] for r in db.execute("select distinct key from metrics")}
     assert "input_gradients.blockmnist.mlp_standard.saliency.null_block_share" in metrics
     assert "input_gradients.blockmnist.mlp_robust_l2.pgd_l2.robust_acc" in metrics
+    assert {f"input_gradients.findings.{s}" for s in ("passed", "failed", "not_evaluated")} <= metrics
 
     _run(project)  # same seed -> the same table
     first, second = _tables(project)

@@ -25,4 +25,5 @@ def test_sanity_checks_end_to_end(tiny_project):
         for fig in ("cascading_grid", "cascading_similarity", "independent_similarity", "random_labels_grid"):
             assert (out / f"{m}_{fig}.png").stat().st_size > 0
     report = (out / "report.md").read_text()
-    assert "Gradient Spearman (abs) < 0.3" in report and "`gradcam` not applicable" in report
+    assert "(threshold: Spearman (abs) < 0.3)" in report and "`gradcam` not applicable" in report
+    assert report.count("- ✅ **") + report.count("- ❌ **") + report.count("- ⚠ not evaluated: **") == 6

@@ -10,8 +10,14 @@ metadata (zennit/Quantus style). :func:`attribute` gives every method the same c
 - the inputs are copied, never modified; the maps come back float32, detached, on the CPU;
 - every method runs under a torch/NumPy/Python RNG seeded from ``seed`` and the caller's RNG
   state is restored afterwards, so stochastic methods repeat exactly for the same seed;
-- a failure inside Captum that the architecture causes (a reused module, an unsupported layer)
-  becomes ``NotApplicableError("<method> is not applicable to <model>: ...")``.
+- ``NotApplicableError("<method> is not applicable to <model>: ...")`` only for the known
+  incompatibilities of :data:`NOT_APPLICABLE_CAUSES` (an allow-list, each cause a named entry with a
+  matcher and a message): the method's own check refused the model (LRP on residual additions or
+  unsupported layers, functional ReLUs for the guided methods and DeepLift, no GradCAM layer), or
+  Captum failed on a module the forward pass uses more than once, a layer without an LRP rule, or a
+  GradCAM layer with several outputs. Any other exception raised while the method runs propagates as
+  ``AttributionError("<method> on <model> failed: <original>")`` chained to the original
+  (ConfigError and out-of-memory errors as they are).
 """
 
 from __future__ import annotations
@@ -31,10 +37,11 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.fx
 from torch import Tensor, nn
 
 from ..config import parse
-from ..errors import ConfigError, InterpbenchError, NotApplicableError, unknown_name
+from ..errors import AttributionError, ConfigError, InterpbenchError, NotApplicableError, unknown_name
 
 log = logging.getLogger(__name__)
 
@@ -153,20 +160,19 @@ def attribute(
             for message in _CAPTUM_NOTICES:
                 warnings.filterwarnings("ignore", message=message)
             maps = spec.fn(model, x, y, **options)
-    except NotApplicableError as exc:
-        raise NotApplicableError(f"{method} is not applicable to {model_name(model)}: {exc}") from None
-    except InterpbenchError:
-        raise
     except (MemoryError, torch.OutOfMemoryError):
         raise
-    except Exception as exc:
-        if not _raised_in_captum(exc):
+    except InterpbenchError as exc:
+        if not isinstance(exc, NotApplicableError):
             raise
-        log.debug("Captum failed in %s:\n%s", method, "".join(traceback.format_exception(exc)))
-        raise NotApplicableError(
-            f"{method} is not applicable to {model_name(model)}: Captum failed with "
-            f"{type(exc).__name__}: {exc}"
-        ) from None
+        cause = not_applicable_cause(exc, model)
+        raise NotApplicableError(f"{method} is not applicable to {model_name(model)}: {cause.describe(exc)}") from None
+    except Exception as exc:
+        cause = not_applicable_cause(exc, model)
+        if cause is None:
+            raise AttributionError(f"{method} on {model_name(model)} failed: {type(exc).__name__}: {exc}") from exc
+        log.debug("%s not applicable (%s):\n%s", method, cause.name, "".join(traceback.format_exception(exc)))
+        raise NotApplicableError(f"{method} is not applicable to {model_name(model)}: {cause.describe(exc)}") from None
     finally:
         handle.remove()
         for p, flag in flags:
@@ -174,6 +180,86 @@ def attribute(
     if tuple(maps.shape) != tuple(x.shape):
         raise RuntimeError(f"{method} returned shape {tuple(maps.shape)} for inputs {tuple(x.shape)}.")
     return maps.detach().to(device="cpu", dtype=torch.float32)
+
+
+@dataclass(frozen=True)
+class NotApplicableCause:
+    """A known incompatibility of a method with a model: ``matches(exc, model)`` recognises the
+    exception it causes; ``message`` says what it is (the original error is appended for Captum's)."""
+
+    name: str
+    matches: Callable[[BaseException, nn.Module], bool]
+    message: str
+
+    def describe(self, exc: BaseException) -> str:
+        if isinstance(exc, NotApplicableError):
+            return str(exc)
+        return f"{self.message} (Captum failed with {type(exc).__name__}: {exc})"
+
+
+def _captum_says(*phrases: str, types: tuple[type[BaseException], ...] = (Exception,)) -> Callable:
+    def matches(exc: BaseException, model: nn.Module) -> bool:
+        text = str(exc)
+        return isinstance(exc, types) and _raised_in_captum(exc) and any(p in text for p in phrases)
+
+    return matches
+
+
+def _captum_on_reused_module(exc: BaseException, model: nn.Module) -> bool:
+    return _raised_in_captum(exc) and ("more than once" in str(exc) or bool(reused_modules(model)))
+
+
+#: The allow-list: an exception raised while a method runs becomes NotApplicableError only when
+#: one of these matches it (first match wins); anything else propagates as AttributionError.
+NOT_APPLICABLE_CAUSES: tuple[NotApplicableCause, ...] = (
+    NotApplicableCause(
+        "refused_by_method",
+        lambda exc, model: isinstance(exc, NotApplicableError),
+        "the method's own applicability check refused the model (LRP on residual additions, concatenations, "
+        "reused or unsupported layers; functional ReLUs for the guided methods, DeepLift and GradCAM; no "
+        "GradCAM layer; a user method's NotApplicableError)",
+    ),
+    NotApplicableCause(
+        "reused_module",
+        _captum_on_reused_module,
+        "a module is used more than once in the forward pass, and Captum's hooks need one module per call",
+    ),
+    NotApplicableCause(
+        "lrp_no_rule",
+        _captum_says("has no rule defined", types=(TypeError,)),
+        "LRP has no propagation rule for one of the model's layers",
+    ),
+    NotApplicableCause(
+        "gradcam_multi_output_layer",
+        _captum_says("multiple inputs / outputs is not supported"),
+        "the GradCAM layer has several inputs or outputs",
+    ),
+)
+
+
+def not_applicable_cause(exc: BaseException, model: nn.Module) -> NotApplicableCause | None:
+    """The allow-listed cause that explains ``exc``, or None (then it is a real failure)."""
+    for cause in NOT_APPLICABLE_CAUSES:
+        try:
+            if cause.matches(exc, model):
+                return cause
+        except Exception:  # a matcher must never hide the original error
+            log.debug("matcher %s failed", cause.name, exc_info=True)
+    return None
+
+
+def reused_modules(model: nn.Module) -> list[str]:
+    """Names of the modules the traced forward calls more than once ([] when it cannot be traced)."""
+    try:
+        graph = torch.fx.symbolic_trace(model).graph
+    except Exception:
+        return []
+    seen: set[str] = set()
+    again: set[str] = set()
+    for node in graph.nodes:
+        if node.op == "call_module":
+            (again if node.target in seen else seen).add(node.target)
+    return sorted(again)
 
 
 def model_name(model: nn.Module) -> str:
@@ -289,9 +375,8 @@ _TORCH_DIR = f"{os.sep}torch{os.sep}"
 def _raised_in_captum(exc: BaseException) -> bool:
     """True when the innermost frame outside torch itself is Captum's.
 
-    A model that fails in its own ``forward`` (wrong input size, say) fails for every method: that
-    error is raised as it is. Captum's own checks (reused modules, layers without an LRP rule) and
-    its assumptions about the graph are the architecture's incompatibility with the method.
+    A model that fails in its own ``forward`` (wrong input size, say) fails for every method, never
+    a known incompatibility; the allow-listed causes are Captum's failures.
     """
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if _TORCH_DIR not in f.filename]
     return bool(frames) and _CAPTUM_DIR in frames[-1].filename

@@ -14,6 +14,7 @@ from interpbench.pipelines.helpers import (
     classifier_params,
     cpu_state_dict,
 )
+from interpbench.reporting.findings import Finding, finding_counts
 from interpbench.runtime import resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -49,3 +50,9 @@ def results_to_metrics(results: pd.DataFrame) -> dict:
         series.append({"value": float(row.value), "step": len(series)})
     return metrics
 
+
+def findings_to_metrics(findings: list[Finding]) -> dict[str, dict]:
+    """The findings' counts as MlflowMetricsHistoryDataset items ``{"passed": {"value", "step"}, ...}``;
+    the ``{study}.findings_metrics`` entry's prefix ``{study}.findings`` makes them
+    ``<study>.findings.passed / failed / not_evaluated``."""
+    return {k.split(".", 1)[1]: {"value": float(v), "step": 0} for k, v in finding_counts(findings).items()}

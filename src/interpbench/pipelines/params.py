@@ -87,6 +87,16 @@ class SanityParams:
 
 
 @dataclass
+class SanityReportParams:
+    """Thresholds of the sanity_checks findings (``sanity_checks.report``)."""
+
+    gradient_similarity_max: float = 0.3  # Gradient Spearman (abs) once every block is randomized: below this
+    top_steps: int = 2  # Guided Backprop vs Gradient: mean over cascade steps 1..top_steps
+    guided_backprop_margin: float = 0.15  # ... Guided Backprop's mean above Gradient's by more than this
+    random_labels_similarity_max: float = 0.5  # Gradient Spearman (abs) true vs random labels: below this
+
+
+@dataclass
 class StudySlotParams:
     """Per model slot of a study: which images, and optionally a pretrained model instead of the zoo's."""
 
@@ -183,6 +193,13 @@ class DiffRoarParams:
 class IGReportParams:
     figure_images: int = 6
     small_k: float = 0.1  # the findings' "small k": every k <= small_k
+    # Thresholds of the findings (see reporting/input_gradients_report.py):
+    leak_min: float = 0.25  # the standard model's null-block share at every small k: at least this
+    robust_leak_max: float = 0.10  # the robust model's: below this
+    top_ratio_max: float = 0.5  # BlockMNIST-Top share below this fraction of the BlockMNIST share
+    random_tol: float = 0.10  # |DiffROAR| of the random ranking at every k: at most this
+    robust_gain_min: float = 0.10  # robust minus standard PGD accuracy: more than this
+    clean_tol: float = 0.05  # robust clean accuracy at most this below the standard one
 
 
 @dataclass

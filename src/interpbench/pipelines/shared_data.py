@@ -9,8 +9,8 @@ import numpy as np
 from kedro.pipeline import Node, Pipeline
 
 from interpbench.config import parse
-from interpbench.param_checks import register_params_check
 from interpbench.data import generate_scenes, load_mnist, split_train_test
+from interpbench.param_checks import register_params_check
 from interpbench.pipelines.params import MnistParams, ScenesParams
 
 log = logging.getLogger(__name__)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Mapping
 
 import pandas as pd
 
+from interpbench.pipelines.params import SanityReportParams
+from interpbench.reporting.findings import Finding, checked, finding_counts, missing, render_findings
 from interpbench.reporting.markdown import fmt, table, value_with_ci
 
-
-@dataclass
-class Finding:
-    claim: str
-    evidence: str
-    holds: bool
+__all__ = ["Finding", "finding_counts", "sanity_findings", "sanity_report"]
 
 
 def _row(results: pd.DataFrame, **eq) -> pd.Series | None:
@@ -23,42 +21,113 @@ def _row(results: pd.DataFrame, **eq) -> pd.Series | None:
     return None if sel.empty else sel.iloc[0]
 
 
-def sanity_findings(results: pd.DataFrame, model: str, top_steps: int = 2) -> list[Finding]:
-    """Adebayo et al.'s three findings for one model, from the results table.
+def _nan(x: float) -> bool:
+    return x is None or math.isnan(float(x))
 
-    1. Gradient (saliency) Spearman (abs) to the original falls below 0.3 once every block is
-       randomized (cascading). 2. Guided Backprop stays markedly more similar than Gradient over
-       the top ``top_steps`` blocks (mean Spearman abs over those steps). 3. The random-label
-       model's Gradient maps differ from the true-label model's (Spearman abs well below 1).
+
+def sanity_findings(
+    results: pd.DataFrame,
+    model: str,
+    top_steps: int | None = None,
+    *,
+    report: SanityReportParams | None = None,
+    skipped: Mapping[str, str] | None = None,
+    random_labels_enabled: bool = True,
+) -> list[Finding]:
+    """Adebayo et al.'s three findings for one model, from the results table; always three.
+
+    1. Gradient (saliency) Spearman (abs) to the original falls below ``gradient_similarity_max``
+       once every block is randomized (cascading). 2. Guided Backprop stays markedly more similar
+       than Gradient (mean Spearman abs over the top ``top_steps`` blocks, by more than
+       ``guided_backprop_margin``). 3. The random-label model's Gradient maps differ from the
+       true-label model's (Spearman abs below ``random_labels_similarity_max``). A finding whose rows
+       are missing or NaN, whose method was not applicable (``skipped``: method -> reason) or whose
+       test is switched off is ``not_evaluated`` with the reason.
     """
+    r = report or SanityReportParams()
+    steps = r.top_steps if top_steps is None else top_steps
+    skipped = dict(skipped or {})
+
+    def why_absent(methods: tuple[str, ...], what: str) -> str:
+        for m in methods:
+            if m in skipped:
+                return f"`{m}` was not applicable to {model}: {skipped[m]}"
+        return f"no {what} rows for {model} in the results"
+
     out = []
     casc = results[(results["model"] == f"{model}_cascading") & (results["metric"] == "spearman_abs")]
-    if not casc.empty:
-        last = casc["x"].max()
-        grad = _row(casc, method="saliency", x=last)
-        if grad is not None:
-            out.append(Finding(
-                f"{model}: Gradient Spearman (abs) < 0.3 once all blocks are randomized",
-                f"{value_with_ci(grad)} at step {int(last)} ({grad['x_label']})", grad["value"] < 0.3))
-        top = casc[(casc["x"] >= 1) & (casc["x"] <= top_steps)]
-        g, gb = top[top["method"] == "saliency"], top[top["method"] == "guided_backprop"]
-        if not g.empty and not gb.empty:
-            out.append(Finding(
-                f"{model}: Guided Backprop stays markedly more similar than Gradient over the top {top_steps} blocks",
-                f"mean Spearman (abs) over steps 1-{top_steps}: Guided Backprop {fmt(gb['value'].mean())} "
-                f"vs Gradient {fmt(g['value'].mean())}",
-                gb["value"].mean() - g["value"].mean() > 0.15))
+    claim1 = f"{model}: Gradient Spearman (abs) falls low once all blocks are randomized"
+    thr1 = f"Spearman (abs) < {r.gradient_similarity_max:g}"
+    last = casc["x"].max() if not casc.empty else None
+    grad = _row(casc, method="saliency", x=last) if last is not None else None
+    if grad is None:
+        out.append(missing(claim1, why_absent(("saliency",), "cascading saliency spearman_abs"), thr1))
+    elif _nan(grad["value"]):
+        out.append(missing(claim1, f"the Spearman (abs) at step {int(last)} is NaN", thr1))
+    else:
+        out.append(checked(claim1, grad["value"] < r.gradient_similarity_max,
+                           f"{value_with_ci(grad)} at step {int(last)} ({grad['x_label']})", thr1))
+
+    claim2 = f"{model}: Guided Backprop stays markedly more similar than Gradient over the top {steps} blocks"
+    thr2 = f"mean Spearman (abs) Guided Backprop - Gradient > {r.guided_backprop_margin:g} over steps 1-{steps}"
+    top = casc[(casc["x"] >= 1) & (casc["x"] <= steps)]
+    g, gb = top[top["method"] == "saliency"], top[top["method"] == "guided_backprop"]
+    if g.empty or gb.empty:
+        absent = tuple(m for m, rows in (("saliency", g), ("guided_backprop", gb)) if rows.empty)
+        out.append(missing(claim2, why_absent(absent, f"cascading {' and '.join(absent)} spearman_abs (steps 1-{steps})"), thr2))
+    elif _nan(g["value"].mean()) or _nan(gb["value"].mean()):
+        out.append(missing(claim2, "the Spearman (abs) values are NaN", thr2))
+    else:
+        out.append(checked(
+            claim2, gb["value"].mean() - g["value"].mean() > r.guided_backprop_margin,
+            f"mean Spearman (abs) over steps 1-{steps}: Guided Backprop {fmt(gb['value'].mean())} "
+            f"vs Gradient {fmt(g['value'].mean())}", thr2))
+
+    claim3 = f"{model}: the random-label model's Gradient maps differ from the true-label model's"
+    thr3 = f"Spearman (abs) < {r.random_labels_similarity_max:g}"
     rl = _row(results, model=f"{model}_random_labels", method="saliency", metric="spearman_abs")
     acc = _row(results, model=f"{model}_random_labels", metric="train_acc")
-    if rl is not None:
+    if not random_labels_enabled:
+        out.append(missing(claim3, "the random-label test is switched off "
+                                   "(sanity_checks.protocol.random_labels.enabled: false)", thr3))
+    elif rl is None:
+        out.append(missing(claim3, why_absent(("saliency",), "random-label saliency spearman_abs"), thr3))
+    elif _nan(rl["value"]):
+        out.append(missing(claim3, "the true vs random labels Spearman (abs) is NaN", thr3))
+    else:
         fit = f"; the random-label model fit its permuted labels to train accuracy {fmt(acc['value'])}" if acc is not None else ""
-        out.append(Finding(
-            f"{model}: the random-label model's Gradient maps differ from the true-label model's",
-            f"Spearman (abs) true vs random labels {value_with_ci(rl)}{fit}", rl["value"] < 0.5))
+        out.append(checked(claim3, rl["value"] < r.random_labels_similarity_max,
+                           f"Spearman (abs) true vs random labels {value_with_ci(rl)}{fit}", thr3))
     return out
 
 
-def sanity_report(results: pd.DataFrame, models: list[str], skipped: dict[str, dict[str, str]]) -> str:
+def sanity_report_findings(
+    results: pd.DataFrame,
+    models: list[str],
+    skipped: Mapping[str, Mapping[str, str]] | None = None,
+    *,
+    report: SanityReportParams | None = None,
+    random_labels_enabled: bool = True,
+) -> list[Finding]:
+    """Every model's findings, in order."""
+    skipped = skipped or {}
+    return [f for m in models for f in sanity_findings(results, m, report=report, skipped=skipped.get(m),
+                                                          random_labels_enabled=random_labels_enabled)]
+
+
+def sanity_report(
+    results: pd.DataFrame,
+    models: list[str],
+    skipped: dict[str, dict[str, str]],
+    *,
+    report: SanityReportParams | None = None,
+    random_labels_enabled: bool = True,
+    findings: list[Finding] | None = None,
+) -> str:
+    """The Markdown report; ``findings`` when already computed (else from :func:`sanity_report_findings`)."""
+    if findings is None:
+        findings = sanity_report_findings(results, models, skipped, report=report,
+                                          random_labels_enabled=random_labels_enabled)
     lines = [
         "# Sanity checks for saliency maps",
         "",
@@ -72,8 +141,7 @@ def sanity_report(results: pd.DataFrame, models: list[str], skipped: dict[str, d
         "## Findings",
         "",
     ]
-    findings = [f for m in models for f in sanity_findings(results, m)]
-    lines += [f"- {'✅' if f.holds else '❌'} **{f.claim}**: {f.evidence}." for f in findings]
+    lines += render_findings(findings)
     for m in models:
         lines += ["", f"## {m}", "",
                   f"![cascading randomization]({m}_cascading_grid.png)", "",

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from interpbench.data import load_cifar10, subsample
 from interpbench.metrics.results import results_table
+from interpbench.pipelines.common import findings_to_metrics
 from interpbench.pipelines.helpers import build_for_data, cpu_state_dict
 from interpbench.pipelines.params import (
     ig_dataset_name,
@@ -35,7 +36,10 @@ from interpbench.reporting.figures import (
     grouped_bars,
     k_curves,
 )
-from interpbench.reporting.input_gradients_report import input_gradients_report
+from interpbench.reporting.input_gradients_report import (
+    input_gradients_findings,
+    input_gradients_report,
+)
 from interpbench.runtime import cpu_threads, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -237,8 +241,11 @@ def plot_robustness(results: pd.DataFrame) -> Figure:
                         ylabel="accuracy")
 
 
-def write_input_gradients_report(results: pd.DataFrame, params: dict, *maps: dict, slots: list[str]) -> str:
-    """The study's Markdown report; ``maps`` are the (standard, robust) attribution bundles of each slot."""
+def write_input_gradients_report(
+    results: pd.DataFrame, params: dict, *maps: dict, slots: list[str]
+) -> tuple[str, dict[str, dict]]:
+    """The study's Markdown report and its findings' counts (for MLflow, see :func:`findings_to_metrics`);
+    ``maps`` are the (standard, robust) attribution bundles of each slot."""
     p = input_gradients_params(params)
     owners = [s for s in slots for _ in ("standard", "robust")]
     skipped = {f"{m} on {s}": r for s, b in zip(owners, maps) for m, r in b.get("skipped", {}).items()}
@@ -256,6 +263,8 @@ def write_input_gradients_report(results: pd.DataFrame, params: dict, *maps: dic
     figures = {"accuracy": "accuracy.png", "null_block_share": "null_block_share.png", "diffroar": "diffroar.png",
                **{f"gradients_{s}": f"{s}_gradients.png" for s in slots}}
     method = "saliency" if "saliency" in p.explanation.methods else next(iter(p.explanation.methods))
-    return input_gradients_report(results, small_k=p.report.small_k, method=method, setup=setup, skipped=skipped,
-                                  figures=figures)
+    findings = input_gradients_findings(results, p.report.small_k, method, report=p.report, skipped=skipped)
+    text = input_gradients_report(results, small_k=p.report.small_k, method=method, setup=setup, skipped=skipped,
+                                  figures=figures, report=p.report, findings=findings)
+    return text, findings_to_metrics(findings)
 

@@ -13,13 +13,14 @@ from interpbench.config import parse
 from interpbench.explain import method_maps
 from interpbench.metrics.results import results_table
 from interpbench.models.training import predict, train_model
+from interpbench.pipelines.common import findings_to_metrics
 from interpbench.pipelines.helpers import (
     build_for_data,
     classifier_params,
     cpu_state_dict,
 )
 from interpbench.pipelines.inputs import slot_images, slot_labels, slot_model
-from interpbench.pipelines.params import SanityParams
+from interpbench.pipelines.params import SanityParams, SanityReportParams
 from interpbench.protocols.sanity_checks import (
     randomization_maps,
     randomization_rows,
@@ -29,7 +30,7 @@ from interpbench.reporting.figures import (
     randomization_grid,
     similarity_curves,
 )
-from interpbench.reporting.sanity_report import sanity_report
+from interpbench.reporting.sanity_report import sanity_report, sanity_report_findings
 from interpbench.runtime import resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -126,9 +127,15 @@ def plot_similarity_curves(table: pd.DataFrame, protocol: dict, *, title: str) -
     return similarity_curves(table, p.metrics, title=title)
 
 
-def write_sanity_report(results: pd.DataFrame, *bundles: dict, models: list[str]) -> str:
-    """The sanity_checks Markdown report; ``bundles`` are each model's cascading maps (for the
-    methods that were not applicable)."""
+def write_sanity_report(
+    results: pd.DataFrame, protocol: dict, report: dict | None, *bundles: dict, models: list[str]
+) -> tuple[str, dict[str, dict]]:
+    """The sanity_checks Markdown report and its findings' counts (for MLflow, see
+    :func:`findings_to_metrics`); ``bundles`` are each model's cascading maps (for the methods that
+    were not applicable), ``report`` the ``sanity_checks.report`` thresholds."""
+    p = parse(SanityParams, protocol, "sanity_checks.protocol")
+    r = parse(SanityReportParams, report or {}, "sanity_checks.report")
     skipped = {m: dict(b.get("skipped", {})) for m, b in zip(models, bundles)}
-    return sanity_report(results, models, skipped)
-
+    findings = sanity_report_findings(results, models, skipped, report=r, random_labels_enabled=p.random_labels.enabled)
+    text = sanity_report(results, models, skipped, findings=findings)
+    return text, findings_to_metrics(findings)
