@@ -17,7 +17,14 @@ from interpbench.pipelines.views import STAGES
 from tests.conftest import TINY_PARAMETERS, end_mlflow_runs, make_project_copy
 from tests.pipelines.test_input_gradients_run import TINY_INPUT_GRADIENTS
 
-PARAMS = {**copy.deepcopy(TINY_PARAMETERS), "input_gradients": TINY_INPUT_GRADIENTS}
+PARAMS = {**copy.deepcopy(TINY_PARAMETERS), "input_gradients": copy.deepcopy(TINY_INPUT_GRADIENTS)}
+# Smaller still: the test runs every study twice.
+PARAMS["mnist"]["max_images"] = 400
+PARAMS["sanity_checks"]["protocol"].update(
+    n_images=4, n_boot=20, methods={"saliency": {}, "gradcam": {}},
+    random_labels={"n_train": 32, "train": {"epochs": 1, "batch_size": 32}})
+PARAMS["input_gradients"]["diffroar"]["k"] = [0.5]
+PARAMS["input_gradients"]["n_boot"] = 20
 STUDY_OUTPUTS = ("zoo", "sanity_checks", "input_gradients")
 
 

@@ -7,13 +7,14 @@ from typing import Any
 from interpbench.config import parse
 from interpbench.errors import ConfigError
 from interpbench.param_checks import mapping, register_params_check
-from interpbench.pipelines.params import SanityParams, StudySlotParams
+from interpbench.pipelines.params import SanityParams, SanityReportParams, StudySlotParams
 from interpbench.pipelines.sanity_checks.pipeline import SLOTS, STUDY
 
 
 def check_sanity_checks(raw: Any, where: str) -> dict:
-    p = mapping(raw, where, ["protocol", *SLOTS])
-    parsed = {"protocol": parse(SanityParams, p.get("protocol"), f"{where}.protocol")}
+    p = mapping(raw, where, ["protocol", "report", *SLOTS])
+    parsed = {"protocol": parse(SanityParams, p.get("protocol"), f"{where}.protocol"),
+              "report": parse(SanityReportParams, p.get("report") or {}, f"{where}.report")}
     for slot in SLOTS:
         s = parse(StudySlotParams, p.get(slot) or {}, f"{where}.{slot}")
         if s.images.source not in ("test_split", "image_folder"):
