@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import copy
 import glob
-import pickle
 import sqlite3
 
-import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
@@ -86,33 +83,3 @@ def test_input_gradients_runs_end_to_end_and_is_deterministic(tmp_path, monkeypa
     first, second = _tables(project)
     pd.testing.assert_frame_equal(first, second)
 
-
-def _write_cifar(root, n_per_batch=12):
-    root.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        labels = [int(v) for v in np.arange(n_per_batch) % 10]
-        data = rng.integers(0, 256, size=(n_per_batch, 3072), dtype=np.uint8)
-        (root / name).write_bytes(pickle.dumps({b"data": data, b"labels": labels}))
-
-
-@pytest.mark.timeout(600)
-def test_cifar10_environment_runs_on_a_generated_batch_folder(tmp_path, monkeypatch):
-    project = make_project_copy(tmp_path)
-    _write_cifar(project / "data/01_raw/cifar-10-batches-py")
-    env_file = project / "conf/gpu_cifar10/parameters_input_gradients.yml"
-    gpu = yaml.safe_load(env_file.read_text())
-    tiny = _merge(TINY_INPUT_GRADIENTS, {"models": {"natural": {"model": {"options": {"width": 4, "blocks_per_stage": 1}}},
-                                                    "blockmnist": {"model": {"architecture": "mlp", "options": {"hidden": [16]}}}},
-                                         "diffroar": {"k": [0.1]}, "data": {"natural": {"max_test": 12}},
-                                         "explanation": {"n_images": 8}})
-    env = _merge(gpu, {"input_gradients": tiny})
-    env.update({k: TINY_PARAMETERS[k] for k in ("mnist", "scenes")})
-    env_file.write_text(yaml.safe_dump(env))
-    monkeypatch.chdir(project)
-    _run(project, env="gpu_cifar10")
-    (table,) = _tables(project)
-    assert set(table["dataset"]) == {"blockmnist", "blockmnist_top", "cifar10"}
-    assert set(table.loc[table["metric"] == "diffroar", "dataset"]) == {"cifar10"}
-    assert {"resnet_small_standard", "resnet_small_robust_l2"} <= set(table.loc[table["dataset"] == "cifar10", "model"])
-    assert "cifar10" in (project / OUT / "report.md").read_text()
