@@ -8,7 +8,8 @@ import pytest
 
 from interpbench.metrics.results import results_table
 from interpbench.pipelines.params import IGReportParams, SanityReportParams
-from interpbench.pipelines.reporting.nodes import findings_to_metrics, write_sanity_report
+from interpbench.pipelines.common import findings_to_metrics
+from interpbench.pipelines.sanity_checks.nodes import write_sanity_report
 from interpbench.reporting.findings import Finding, finding_counts, render_finding
 from interpbench.reporting.input_gradients_report import input_gradients_report
 from interpbench.reporting.sanity_report import sanity_findings, sanity_report
