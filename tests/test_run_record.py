@@ -84,7 +84,7 @@ def test_a_kedro_run_records_tags_and_dataset_versions_in_mlflow(tiny_project):
     local = client.download_artifacts(run.info.run_id, "run_record.json", str(tiny_project))
     record = json.loads(open(local).read())
     assert record["status"] == "completed"
-    assert record["datasets_saved"] == {"zoo.mlp.state": session_id}
+    assert record["datasets_saved"] == {"zoo.mlp.state": session_id, "zoo.mlp.history": session_id}
     assert record["kedro.run_id"] == session_id
 
     # A second run that only reads the model records the version it loaded (the first run's).
