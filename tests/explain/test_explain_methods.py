@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from interpbench.errors import NotApplicableError
 from interpbench.explain import attribute, available_methods
 from interpbench.models import build_model
+from tests.explain.toy_models import FunctionalReLU, WithSoftplus
 
 # Small settings so that the whole matrix runs in seconds.
 SMALL = {
@@ -84,22 +84,8 @@ def test_lrp_on_resnet_small_names_the_residual_addition(zoo):
         attribute("lrp", zoo["resnet_small"], torch.rand(1, 3, 32, 32), 0)
 
 
-class FunctionalReLU(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1, self.fc2 = nn.Linear(16, 8), nn.Linear(8, 3)
-
-    def forward(self, x):
-        return self.fc2(F.relu(self.fc1(x.flatten(1))))
 
 
-class WithSoftplus(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.Softplus(), nn.Linear(8, 3))
-
-    def forward(self, x):
-        return self.body(x)
 
 
 @pytest.mark.parametrize("method", ["guided_backprop", "deconvolution", "deeplift", "deeplift_shap"])

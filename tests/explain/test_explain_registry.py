@@ -7,9 +7,15 @@ import torch
 from torch import nn
 
 from interpbench.errors import ConfigError, NotApplicableError
-from interpbench.explain import attribute, available_methods, method_info, register_method
+from interpbench.explain import (
+    attribute,
+    available_methods,
+    method_info,
+    register_method,
+)
 from interpbench.explain.registry import _METHODS
 from interpbench.models import build_model
+from tests.explain.toy_models import ReusedReLU
 
 CASPER_16 = {
     "integrated_gradients", "deeplift", "guided_gradcam", "saliency", "gradient_shap", "deeplift_shap",
@@ -111,14 +117,6 @@ def test_requires_grad_restored_after_a_failure():
     assert [p.requires_grad for p in model.parameters()] == flags
 
 
-class ReusedReLU(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1, self.fc2, self.fc3 = nn.Linear(16, 8), nn.Linear(8, 8), nn.Linear(8, 3)
-        self.relu = nn.ReLU()
-
-    def forward(self, x):
-        return self.fc3(self.relu(self.fc2(self.relu(self.fc1(x.flatten(1))))))
 
 
 def test_captum_failure_becomes_not_applicable_naming_method_and_model():

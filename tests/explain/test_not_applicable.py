@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 from captum.attr import NoiseTunnel, Saliency
 from torch import nn
 
 from interpbench.errors import AttributionError, NotApplicableError
 from interpbench.explain import attribute, register_method
-from interpbench.explain.registry import _METHODS, NOT_APPLICABLE_CAUSES, model_name, not_applicable_cause
+from interpbench.explain.registry import (
+    _METHODS,
+    NOT_APPLICABLE_CAUSES,
+    model_name,
+    not_applicable_cause,
+)
 from interpbench.models import build_model
+from tests.explain.toy_models import FunctionalReLU, ReusedReLU, WithSoftplus
 
 X4 = torch.rand(2, 1, 4, 4)
 
@@ -65,14 +70,6 @@ def test_model_errors_name_method_and_model():
     assert isinstance(err.value, RuntimeError)  # still a RuntimeError for callers that catch that
 
 
-class ReusedReLU(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1, self.fc2, self.fc3 = nn.Linear(16, 8), nn.Linear(8, 8), nn.Linear(8, 3)
-        self.relu = nn.ReLU()
-
-    def forward(self, x):
-        return self.fc3(self.relu(self.fc2(self.relu(self.fc1(x.flatten(1))))))
 
 
 class ReusedMaxPool(nn.Module):
@@ -84,22 +81,8 @@ class ReusedMaxPool(nn.Module):
         return self.fc(self.pool(self.pool(self.conv(x))).flatten(1))
 
 
-class FunctionalReLU(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc1, self.fc2 = nn.Linear(16, 8), nn.Linear(8, 3)
-
-    def forward(self, x):
-        return self.fc2(F.relu(self.fc1(x.flatten(1))))
 
 
-class WithSoftplus(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.Softplus(), nn.Linear(8, 3))
-
-    def forward(self, x):
-        return self.body(x)
 
 
 @pytest.mark.parametrize(
