@@ -51,3 +51,11 @@ def test_every_node_has_one_stage_and_its_study_tag():
         assert len(node.tags & set(STAGES)) == 1, node.name
         study = node.namespace.split(".")[0] if node.namespace else None
         assert study is None or study in node.tags, node.name
+
+
+def test_nodes_receive_the_parameter_sub_keys_they_use():
+    """No node reads a whole study mapping (``params:<study>``); kedro-viz shows what each reads."""
+    pipes = _pipelines()
+    whole = {f"params:{s}" for s in STUDIES}
+    for node in pipes["__default__"].nodes:
+        assert not set(node.inputs) & whole, (node.name, node.inputs)

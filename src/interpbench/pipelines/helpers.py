@@ -47,3 +47,18 @@ def image_size_of(x: torch.Tensor) -> int | tuple[int, int]:
 def bind(func: Callable, **constants) -> Callable:
     """``functools.partial`` that keeps ``func``'s name and docstring (for Kedro and kedro-viz)."""
     return functools.update_wrapper(functools.partial(func, **constants), func)
+
+
+def with_sub_params(func: Callable, n_data: int, keys: list[str], **constants) -> Callable:
+    """``func(*data, params, *rest, **constants)`` as a node that receives only the parameter
+    sub-keys it uses: its inputs are its ``n_data`` data inputs, then one ``params:<study>.<key>``
+    per entry of ``keys`` (gathered into the ``params`` mapping), then the rest (seed, device, ...).
+    kedro-viz then shows exactly which parameters each node reads."""
+    n = len(keys)
+
+    def node(*args):
+        return func(*args[:n_data], dict(zip(keys, args[n_data : n_data + n])), *args[n_data + n :], **constants)
+
+    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(node, attr, getattr(func, attr))
+    return node

@@ -206,7 +206,9 @@ class IGReportParams:
 class InputGradientsParams:
     """Every parameter of the study ``input_gradients`` (one mapping, parsed strictly by each node)."""
 
-    models: IGModelsParams
+    # Optional here so that a node can parse just the sub-keys it receives; the whole mapping's
+    # check (pipelines/input_gradients/params_checks.py) requires it.
+    models: IGModelsParams | None = None
     data: IGDataParams = field(default_factory=IGDataParams)
     explanation: IGExplainParams = field(default_factory=IGExplainParams)
     null_block_share: NullShareParams = field(default_factory=NullShareParams)
@@ -229,7 +231,7 @@ def input_gradients_params(raw: dict, where: str = "input_gradients") -> InputGr
         raise ConfigError(f"{where}.data.blockmnist.classes: at least two distinct digits, got {p.data.blockmnist.classes}.")
     if p.data.natural.source == "cifar10" and not p.data.natural.root:
         raise ConfigError(f"{where}.data.natural.root: required when source is 'cifar10' (the CIFAR-10 batches folder).")
-    for name in ("blockmnist", "natural"):
+    for name in ("blockmnist", "natural") if p.models is not None else ():
         attack = getattr(p.models, name).attack
         if not attack.eps > 0 or attack.steps < 1 or (attack.eval_steps is not None and attack.eval_steps < 1):
             raise ConfigError(f"{where}.models.{name}.attack: eps must be > 0 and steps, eval_steps >= 1, got {attack}.")
@@ -242,6 +244,10 @@ def input_gradients_params(raw: dict, where: str = "input_gradients") -> InputGr
 
 def ig_slot_models(p: InputGradientsParams, slot: str) -> ModelPairParams:
     """The model pair of a data slot (``blockmnist`` and ``blockmnist_top`` share one)."""
+    if p.models is None:
+        from interpbench.errors import ConfigError
+
+        raise ConfigError("input_gradients.models: missing (the model pairs of the blockmnist and natural slots).")
     return p.models.natural if slot == "natural" else p.models.blockmnist
 
 

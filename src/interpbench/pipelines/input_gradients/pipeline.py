@@ -17,7 +17,7 @@ import functools
 from kedro.pipeline import Node, Pipeline
 
 from interpbench.pipelines.common import collect_results, results_to_metrics
-from interpbench.pipelines.helpers import bind
+from interpbench.pipelines.helpers import with_sub_params
 from interpbench.pipelines.input_gradients.nodes import (
     compute_diffroar_rankings,
     compute_test_attributions,
@@ -43,68 +43,98 @@ STUDY = "input_gradients"
 SLOTS = {"blockmnist": "random", "blockmnist_top": "top", "natural": None}
 RANKINGS = (*VARIANTS, RANDOM)
 KEEP = ("top", "bottom")
-P = "params:input_gradients"  # the study's whole parameter mapping, parsed strictly by every node
-GLOBAL = {"seed": "seed", "device": "device", "input_gradients": "input_gradients"}
+#: The study's parameter sub-keys; each node receives only those it uses (see ``_uses``).
+KEYS = ("data", "models", "explanation", "null_block_share", "diffroar", "n_boot", "report", "cpu_threads")
+
+
+def _params(items) -> set[str]:
+    """The parameter names (without ``params:``) that ``items`` (nodes, pipelines) read, kept
+    un-namespaced when they are wrapped in a namespace."""
+    names = set()
+    for item in items:
+        inputs = item.inputs if isinstance(item, Node) else item.all_inputs()
+        names |= {i[len("params:"):] for i in inputs if i.startswith("params:")}
+    return names
+
+
+def _uses(func, n_data: int, *keys: str, **constants):
+    """``(node function, its parameter inputs)``: ``func`` fed the sub-keys ``keys`` after its data."""
+    return with_sub_params(func, n_data, list(keys), **constants), [f"params:{STUDY}.{k}" for k in keys]
 
 
 def _data_node(slot: str, position: str | None) -> Node:
     if position is None:
-        return Node(prepare_natural_images, ["scenes_train", "scenes_test", P, "params:seed"], ["train_data", "test_data"],
+        fn, ps = _uses(prepare_natural_images, 2, "data")
+        return Node(fn, ["scenes_train", "scenes_test", *ps, "params:seed"], ["train_data", "test_data"],
                     name="prepare_natural_images", tags=["data_engineering"])
-    return Node(bind(make_blockmnist_split, position=position), ["mnist_train", "mnist_test", P, "params:seed"],
+    fn, ps = _uses(make_blockmnist_split, 2, "data", position=position)
+    return Node(fn, ["mnist_train", "mnist_test", *ps, "params:seed"],
                 ["train_data", "test_data"], name="make_blockmnist", tags=["data_engineering"])
 
 
 def _slot(slot: str, position: str | None) -> Pipeline:
-    run = [P, "params:seed", "params:device"]
+    run = ["params:seed", "params:device"]
+    train_std, p_train = _uses(train_standard_model, 1, "models", "cpu_threads", slot=slot)
+    train_rob, _ = _uses(train_robust_model, 2, "models", "cpu_threads", slot=slot)
+    plot, p_plot = _uses(plot_gradient_examples, 3, "models", "report", slot=slot)
     nodes = [
         _data_node(slot, position),
-        Node(bind(train_standard_model, slot=slot), ["train_data", *run], ["standard_state", "standard_history"],
+        Node(train_std, ["train_data", *p_train, *run], ["standard_state", "standard_history"],
              name="train_standard", tags=["training"]),
-        Node(bind(train_robust_model, slot=slot), ["train_data", "standard_state", *run], ["robust_state", "robust_history"],
+        Node(train_rob, ["train_data", "standard_state", *p_train, *run], ["robust_state", "robust_history"],
              name="train_robust", tags=["training"]),
-        Node(bind(plot_gradient_examples, slot=slot), ["test_data", "standard_maps", "robust_maps", P], "gradients_figure",
+        Node(plot, ["test_data", "standard_maps", "robust_maps", *p_plot], "gradients_figure",
              name="plot_gradient_examples", tags=["reporting"]),
     ]
     for v in VARIANTS:
+        score, p_score = _uses(score_robustness, 2, "models", "data", "n_boot", "cpu_threads", study=STUDY, slot=slot,
+                               variant=v)
+        explain, p_explain = _uses(compute_test_attributions, 2, "models", "explanation", "cpu_threads", slot=slot)
         nodes += [
-            Node(bind(score_robustness, study=STUDY, slot=slot, variant=v), [f"{v}_state", "test_data", *run],
-                 f"{v}_accuracy", name=f"score_{v}_robustness", tags=["evaluation"]),
-            Node(bind(compute_test_attributions, slot=slot), [f"{v}_state", "test_data", *run], f"{v}_maps",
+            Node(score, [f"{v}_state", "test_data", *p_score, *run], f"{v}_accuracy",
+                 name=f"score_{v}_robustness", tags=["evaluation"]),
+            Node(explain, [f"{v}_state", "test_data", *p_explain, *run], f"{v}_maps",
                  name=f"compute_{v}_attributions", tags=["explanation"]),
         ]
         if position is not None:
-            nodes.append(Node(bind(score_null_block_share, study=STUDY, slot=slot, variant=v),
-                              [f"{v}_maps", "test_data", P, "params:seed"], f"{v}_null_share",
+            share, p_share = _uses(score_null_block_share, 2, "models", "data", "null_block_share", "n_boot",
+                                   study=STUDY, slot=slot, variant=v)
+            nodes.append(Node(share, [f"{v}_maps", "test_data", *p_share, "params:seed"], f"{v}_null_share",
                               name=f"score_{v}_null_block_share", tags=["evaluation"]))
     shared = {"scenes_train", "scenes_test"} if position is None else {"mnist_train", "mnist_test"}
-    return Pipeline(nodes, namespace=slot, inputs=shared, parameters=GLOBAL)
+    return Pipeline(nodes, namespace=slot, inputs=shared, parameters=_params(nodes))
 
 
 def _ranking(ranking: str) -> Pipeline:
-    run = [P, "params:seed", "params:device"]
+    run = ["params:seed", "params:device"]
     states = [] if ranking == RANDOM else [f"{s}_{ranking}_state" for s in SLOTS]
-    nodes = [Node(bind(compute_diffroar_rankings, ranking=ranking, slots=list(SLOTS)), ["source", *run, *states],
-                  "rankings", name="compute_rankings", tags=["explanation"])]
+    rank, p_rank = _uses(compute_diffroar_rankings, 1, "models", "explanation", "diffroar", "cpu_threads",
+                         ranking=ranking, slots=list(SLOTS))
+    nodes = [Node(rank, ["source", *p_rank, *run, *states], "rankings", name="compute_rankings", tags=["explanation"])]
     levels = []
     for i in range(MAX_K_LEVELS):
         # Retraining on masked data scores the ranking: it is evaluation, not training.
-        retrain = [Node(bind(retrain_on_masked, level=i, keep=keep), ["source", "rankings", *run], f"{keep}_correct",
-                        name=f"retrain_{keep}", tags=["evaluation"]) for keep in KEEP]
-        nodes.append(Pipeline(retrain, namespace=f"k{i + 1}", inputs={"source", "rankings"}, parameters=GLOBAL))
+        retrain = []
+        for keep in KEEP:
+            fn, ps = _uses(retrain_on_masked, 2, "models", "diffroar", "cpu_threads", level=i, keep=keep)
+            retrain.append(Node(fn, ["source", "rankings", *ps, *run], f"{keep}_correct", name=f"retrain_{keep}",
+                                tags=["evaluation"]))
+        nodes.append(Pipeline(retrain, namespace=f"k{i + 1}", inputs={"source", "rankings"}, parameters=_params(retrain)))
         levels += [f"k{i + 1}.{keep}_correct" for keep in KEEP]
-    nodes.append(Node(bind(score_diffroar, study=STUDY), ["rankings", P, "params:seed", *levels], "results",
-                      name="score_diffroar", tags=["evaluation"]))
-    return Pipeline(nodes, namespace=ranking, inputs={"source", *states}, parameters=GLOBAL)
+    score, p_score = _uses(score_diffroar, 1, "n_boot", study=STUDY)
+    nodes.append(Node(score, ["rankings", *p_score, "params:seed", *levels], "results", name="score_diffroar",
+                      tags=["evaluation"]))
+    return Pipeline(nodes, namespace=ranking, inputs={"source", *states}, parameters=_params(nodes))
 
 
 def _diffroar() -> Pipeline:
     per_slot = [f"{s}.{n}" for s in SLOTS for n in ("train_data", "test_data")]
-    select = Node(bind(select_diffroar_source, slots=list(SLOTS)), [P, *per_slot], "source", name="select_source",
-                  tags=["data_engineering"])
+    select, p_select = _uses(select_diffroar_source, 0, "data", "diffroar", slots=list(SLOTS))
+    select = Node(select, [*p_select, *per_slot], "source", name="select_source", tags=["data_engineering"])
     states = {f"{s}_{v}_state": f"{s}.{v}_state" for s in SLOTS for v in VARIANTS}
-    return Pipeline([select, *(_ranking(r) for r in RANKINGS)], namespace="diffroar",
-                    inputs={**{n: n for n in per_slot}, **states}, parameters=GLOBAL)
+    parts = [select, *(_ranking(r) for r in RANKINGS)]
+    return Pipeline(parts, namespace="diffroar", inputs={**{n: n for n in per_slot}, **states},
+                    parameters=_params(parts))
 
 
 @functools.cache
@@ -115,22 +145,25 @@ def create_pipeline(**kwargs) -> Pipeline:
     tables += [f"{s}.{v}_null_share" for s, pos in SLOTS.items() if pos is not None for v in VARIANTS]
     tables += [f"diffroar.{r}.results" for r in RANKINGS]
     maps = [f"{s}.{v}_maps" for s in SLOTS for v in VARIANTS]
+    report, p_report = _uses(write_input_gradients_report, 1, *KEYS, slots=list(SLOTS))
+    parts = [
+        slots,
+        _diffroar(),
+        Node(collect_results, tables, "results", name="collect_results", tags=["evaluation"]),
+        Node(plot_null_block_share, "results", "null_block_share_figure", name="plot_null_block_share",
+             tags=["reporting"]),
+        Node(plot_diffroar, "results", "diffroar_figure", name="plot_diffroar", tags=["reporting"]),
+        Node(plot_robustness, "results", "accuracy_figure", name="plot_robustness", tags=["reporting"]),
+        Node(results_to_metrics, "results", "mlflow_metrics", name="log_metrics", tags=["reporting"]),
+        Node(_uses(write_input_gradients_report, 1, *KEYS, slots=list(SLOTS))[0],
+             ["results", *_uses(write_input_gradients_report, 1, *KEYS)[1], *maps],
+             ["report", "findings_metrics"], name="write_report", tags=["reporting"]),
+    ]
     return Pipeline(
-        [
-            slots,
-            _diffroar(),
-            Node(collect_results, tables, "results", name="collect_results", tags=["evaluation"]),
-            Node(plot_null_block_share, "results", "null_block_share_figure", name="plot_null_block_share",
-                 tags=["reporting"]),
-            Node(plot_diffroar, "results", "diffroar_figure", name="plot_diffroar", tags=["reporting"]),
-            Node(plot_robustness, "results", "accuracy_figure", name="plot_robustness", tags=["reporting"]),
-            Node(results_to_metrics, "results", "mlflow_metrics", name="log_metrics", tags=["reporting"]),
-            Node(bind(write_input_gradients_report, slots=list(SLOTS)), ["results", P, *maps],
-                 ["report", "findings_metrics"], name="write_report", tags=["reporting"]),
-        ],
+        parts,
         namespace=STUDY,
         inputs={"mnist_train", "mnist_test", "scenes_train", "scenes_test"},
-        parameters={"seed", "device", "input_gradients"},
+        parameters=_params(parts),
         tags=[STUDY],
     )
 

@@ -7,7 +7,11 @@ from typing import Any
 from interpbench.config import parse
 from interpbench.errors import ConfigError
 from interpbench.param_checks import mapping, register_params_check
-from interpbench.pipelines.params import SanityParams, SanityReportParams, StudySlotParams
+from interpbench.pipelines.params import (
+    SanityParams,
+    SanityReportParams,
+    StudySlotParams,
+)
 from interpbench.pipelines.sanity_checks.pipeline import SLOTS, STUDY
 
 
