@@ -68,6 +68,14 @@ def _listing(curve: pd.DataFrame) -> str:
     return ", ".join(f"k={r['x_label']}: {value_with_ci(r)}" for _, r in curve.iterrows())
 
 
+def _paired(a: pd.DataFrame, b: pd.DataFrame, names: tuple[str, str], suffixes: tuple[str, str]):
+    """Curves ``a`` and ``b`` matched on k (columns suffixed), and the names of the absent ones
+    ("matching-k" when both exist but share no k)."""
+    both = a.merge(b, on="x", suffixes=suffixes) if not a.empty and not b.empty else pd.DataFrame()
+    absent = " and ".join(n for n, c in zip(names, (a, b)) if c.empty) or "matching-k"
+    return both, absent
+
+
 def _why(what: str, method: str | None, skipped: Mapping[str, str] | None) -> str:
     """The reason a finding could not be evaluated: the method's not-applicable record, else absent rows."""
     if method is not None:
@@ -116,9 +124,8 @@ def leakage_findings(
     claim = (f"BlockMNIST-Top (signal always on top): the standard model's null-block share is far below its "
              f"BlockMNIST share at every k <= {small_k:.0%} (leakage comes from the varying signal position)")
     thr = f"Top share < {r.top_ratio_max:g} x BlockMNIST share"
-    both = top.merge(std, on="x", suffixes=("_top", "_random")) if not top.empty and not std.empty else pd.DataFrame()
+    both, absent = _paired(top, std, ("BlockMNIST-Top", "BlockMNIST"), ("_top", "_random"))
     if both.empty:
-        absent = " and ".join(n for n, c in (("BlockMNIST-Top", top), ("BlockMNIST", std)) if c.empty) or "matching-k"
         out.append(missing(claim, _why(f"{absent} standard-model {method} null_block_share", method, skipped), thr))
     elif _any_nan(both["value_top"], both["value_random"]):
         out.append(missing(claim, "a null-block share is NaN", thr))
@@ -149,9 +156,8 @@ def diffroar_findings(
     method = rob["method"].iloc[0] if not rob.empty else "attribution"
     claim = f"{dataset}: DiffROAR of the robust model's {method} is above the standard model's at every k <= {small_k:.0%}"
     thr = "DiffROAR robust > standard"
-    both = rob.merge(std, on="x", suffixes=("_robust", "_standard")) if not std.empty and not rob.empty else pd.DataFrame()
+    both, absent = _paired(rob, std, ("robust-model", "standard-model"), ("_robust", "_standard"))
     if both.empty:
-        absent = " and ".join(n for n, c in (("robust-model", rob), ("standard-model", std)) if c.empty) or "matching-k"
         out.append(missing(claim, _why(f"{absent} diffroar", None, skipped), thr))
     elif _any_nan(both["value_robust"], both["value_standard"]):
         out.append(missing(claim, "a DiffROAR value is NaN", thr))
