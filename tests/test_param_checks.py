@@ -59,11 +59,11 @@ def _with(params: dict, path: str, value) -> dict:
         ("sanity_checks.protocol.random_labels.n_trian",
          r"sanity_checks\.protocol\.random_labels: unknown parameter 'n_trian' \(did you mean 'n_train'\?\)"),
         ("sanity_checks.protocl", r"sanity_checks: unknown parameter 'protocl' \(did you mean 'protocol'\?\)"),
-        ("sanity_checks.mlp.image", r"sanity_checks\.mlp: unknown parameter 'image' \(did you mean 'images'\?\)"),
+        ("sanity_checks.secondary.image", r"sanity_checks\.secondary: unknown parameter 'image' \(did you mean 'images'\?\)"),
         ("input_gradients.diffroar.trian",
          r"input_gradients\.diffroar: unknown parameter 'trian' \(did you mean 'train'\?\)"),
-        ("input_gradients.models.natural.atack",
-         r"input_gradients\.models\.natural: unknown parameter 'atack' \(did you mean 'attack'\?\)"),
+        ("input_gradients.models.rgb.atack",
+         r"input_gradients\.models\.rgb: unknown parameter 'atack' \(did you mean 'attack'\?\)"),
     ],
 )
 def test_a_misspelled_nested_key_names_its_path_and_the_closest_key(path, message):
@@ -75,8 +75,10 @@ def test_a_misspelled_nested_key_names_its_path_and_the_closest_key(path, messag
 def test_wrong_values_fail_too():
     with pytest.raises(ConfigError, match=r"input_gradients\.diffroar\.k"):
         check_params(_with(_parameters(), "input_gradients.diffroar.k", [0.1, 2.0]))
-    with pytest.raises(ConfigError, match=r"sanity_checks\.mlp\.images\.root: required"):
-        check_params(_with(_parameters(), "sanity_checks.mlp", {"images": {"source": "image_folder"}}))
+    with pytest.raises(ConfigError, match=r"sanity_checks\.secondary\.images\.root: required"):
+        check_params(_with(_parameters(), "sanity_checks.secondary", {"images": {"source": "image_folder"}}))
+    with pytest.raises(ConfigError, match=r"sanity_checks\.primary and sanity_checks\.secondary both name their model 'mlp'"):
+        check_params(_with(_parameters(), "sanity_checks.primary", {"label": "mlp"}))
     with pytest.raises(ConfigError, match=r"zoo: missing required parameter 'resnet_small'"):
         params = _parameters()
         del params["zoo"]["resnet_small"]

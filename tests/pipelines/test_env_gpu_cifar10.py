@@ -23,13 +23,13 @@ TINY_PARAMS = [
     "mnist.max_images=300",
     "scenes.n_train=16", "scenes.n_test=8",
     "input_gradients.data.blockmnist.max_train=32", "input_gradients.data.blockmnist.max_test=16",
-    "input_gradients.data.natural.max_train=24", "input_gradients.data.natural.max_test=12",
+    "input_gradients.data.rgb.max_train=24", "input_gradients.data.rgb.max_test=12",
     "input_gradients.models.blockmnist.standard.epochs=1", "input_gradients.models.blockmnist.robust.epochs=1",
     "input_gradients.models.blockmnist.attack.steps=1",
-    "input_gradients.models.natural.model.options.width=4",
-    "input_gradients.models.natural.model.options.blocks_per_stage=1",
-    "input_gradients.models.natural.standard.epochs=1", "input_gradients.models.natural.robust.epochs=1",
-    "input_gradients.models.natural.attack.steps=1", "input_gradients.models.natural.attack.eval_steps=1",
+    "input_gradients.models.rgb.model.options.width=4",
+    "input_gradients.models.rgb.model.options.blocks_per_stage=1",
+    "input_gradients.models.rgb.standard.epochs=1", "input_gradients.models.rgb.robust.epochs=1",
+    "input_gradients.models.rgb.attack.steps=1", "input_gradients.models.rgb.attack.eval_steps=1",
     "input_gradients.explanation.n_images=8",
     "input_gradients.null_block_share.k=[0.1]",
     "input_gradients.diffroar.k=[0.1]", "input_gradients.diffroar.train.epochs=1",
@@ -37,7 +37,7 @@ TINY_PARAMS = [
     "input_gradients.cpu_threads=1",
     "input_gradients.report.figure_images=1",
 ]
-CIFAR = "data/01_raw/cifar-10-batches-py"  # data.natural.root in conf/gpu_cifar10
+CIFAR = "data/01_raw/cifar-10-batches-py"  # data.rgb.root in conf/gpu_cifar10
 OUT = "data/08_reporting/input_gradients"
 
 
@@ -64,7 +64,7 @@ def test_gpu_cifar10_env_runs_input_gradients_on_cpu(tmp_path, monkeypatch):
         session.run(pipeline_names=["input_gradients"])
         params = session.load_context().params["input_gradients"]
     assert params["models"]["blockmnist"]["model"] == {"architecture": "mnist_cnn", "num_classes": 2, "options": {}}
-    assert params["models"]["natural"]["model"]["options"] == {"width": 4, "blocks_per_stage": 1}  # --params kept
+    assert params["models"]["rgb"]["model"]["options"] == {"width": 4, "blocks_per_stage": 1}  # --params kept
 
     (path,) = glob.glob(str(project / OUT / "results.parquet/*/results.parquet"))
     table = pd.read_parquet(path)

@@ -18,7 +18,7 @@ from PIL import Image
 
 from tests.conftest import TINY_PARAMETERS, end_mlflow_runs, make_project_copy
 
-SLOTS = ("mnist_cnn", "mlp")
+SLOTS = ("primary", "secondary")
 
 
 def _image_folder(root, classes=("cat", "dog"), per_class=2):
@@ -43,6 +43,7 @@ def test_imagenet_env_runs_sanity_checks_on_cpu(tmp_path, monkeypatch):
     runtime = copy.deepcopy({k: TINY_PARAMETERS[k] for k in ("mnist", "scenes", "zoo")})
     runtime["sanity_checks"] = {"protocol": {"n_images": 2, "n_boot": 10, "figure_images": 1, "methods": tiny_methods},
                                 **{s: copy.deepcopy(slot) for s in SLOTS}}
+    runtime["sanity_checks"]["secondary"]["label"] = "resnet18_copy"  # two slots, one architecture
     monkeypatch.chdir(project)
     end_mlflow_runs()
     bootstrap_project(project)
@@ -52,7 +53,7 @@ def test_imagenet_env_runs_sanity_checks_on_cpu(tmp_path, monkeypatch):
     (path,) = glob.glob(str(project / "data/08_reporting/sanity_checks/results.parquet/*/results.parquet"))
     table = pd.read_parquet(path)
     assert set(table["dataset"]) == {"imagenet"}
-    assert set(table["model"]) == {"resnet18_cascading", "resnet18_independent"}
+    assert set(table["model"]) == {f"{m}_{k}" for m in ("resnet18", "resnet18_copy") for k in ("cascading", "independent")}
     assert len(set(table["method"])) == 9  # the env's nine methods, none dropped
     report = (project / "data/08_reporting/sanity_checks/report.md").read_text()
     assert "⚠ not evaluated" in report  # the random-label test is switched off in this env

@@ -25,7 +25,7 @@ def test_imagenet_env_parameters_parse_and_merge_with_base():
     protocol = parse(SanityParams, params["protocol"], "sanity_checks.protocol")
     assert protocol.methods["smoothgrad"]["n_samples"] == 50 and not protocol.random_labels.enabled
     assert protocol.metrics == ["spearman_abs", "spearman_signed", "ssim", "hog"]  # kept from base
-    slot = parse(StudySlotParams, params["mnist_cnn"], "sanity_checks.mnist_cnn")
+    slot = parse(StudySlotParams, params["primary"], "sanity_checks.primary")
     assert slot.pretrained.architecture == "inception_v3" and slot.images.source == "image_folder"
 
 

@@ -16,10 +16,10 @@ from interpbench.metrics.results import RESULT_COLUMNS
 from tests.conftest import TINY_PARAMETERS, end_mlflow_runs, make_project_copy
 
 TINY_INPUT_GRADIENTS = {
-    "data": {"natural": {"max_train": 64, "max_test": 24}},
+    "data": {"rgb": {"max_train": 64, "max_test": 24}},
     "models": {
         "blockmnist": {"standard": {"epochs": 1}, "robust": {"epochs": 1}, "attack": {"steps": 2}},
-        "natural": {"model": {"options": {"width": 4, "blocks_per_stage": 1}}, "standard": {"epochs": 1},
+        "rgb": {"model": {"options": {"width": 4, "blocks_per_stage": 1}}, "standard": {"epochs": 1},
                     "robust": {"epochs": 1}, "attack": {"steps": 1, "eval_steps": 2}},
     },
     "null_block_share": {"k": [0.05, 0.1]},
@@ -29,7 +29,7 @@ TINY_INPUT_GRADIENTS = {
 }
 OUT = "data/08_reporting/input_gradients"
 FIGURES = ("accuracy.png", "null_block_share.png", "diffroar.png", "blockmnist_gradients.png",
-           "blockmnist_top_gradients.png", "natural_gradients.png", "report.md")
+           "blockmnist_top_gradients.png", "rgb_gradients.png", "report.md")
 
 
 def _merge(base: dict, over: dict) -> dict:

@@ -21,7 +21,7 @@ def test_sanity_checks_end_to_end(tiny_project):
     assert list(casc["x_label"]) == ["original", "fc2", "fc1", "conv2", "conv1"] and casc["x_name"].eq("layer_step").all()
     assert (table[table["model"] == "mlp_cascading"]["method"] != "gradcam").all()  # not applicable to the MLP
     assert set(table[table["model"].str.endswith("random_labels")]["x_name"]) == {"data_randomization", "epoch"}
-    for m in ("mnist_cnn", "mlp"):
+    for m in ("primary", "secondary"):  # figures are named by slot
         for fig in ("cascading_grid", "cascading_similarity", "independent_similarity", "random_labels_grid"):
             assert (out / f"{m}_{fig}.png").stat().st_size > 0
     report = (out / "report.md").read_text()

@@ -33,10 +33,10 @@ def test_base_and_gpu_parameters_parse():
     p = input_gradients_params(_base())
     assert p.models.blockmnist.model.architecture == "mlp" and p.diffroar.data == "blockmnist"
     assert ig_slot_models(p, "blockmnist_top") is p.models.blockmnist
-    assert ig_dataset_name(p, "natural") == "scenes" and ig_dataset_name(p, "blockmnist_top") == "blockmnist_top"
+    assert ig_dataset_name(p, "rgb") == "scenes" and ig_dataset_name(p, "blockmnist_top") == "blockmnist_top"
     gpu = input_gradients_params(_merge(_base(), _gpu()))
-    assert gpu.data.natural.source == "cifar10" and gpu.diffroar.data == "natural"
-    assert ig_dataset_name(gpu, "natural") == "cifar10" and gpu.models.natural.model.num_classes == 10
+    assert gpu.data.rgb.source == "cifar10" and gpu.diffroar.data == "rgb"
+    assert ig_dataset_name(gpu, "rgb") == "cifar10" and gpu.models.rgb.model.num_classes == 10
 
 
 @pytest.mark.parametrize(
@@ -48,8 +48,8 @@ def test_base_and_gpu_parameters_parse():
         ({"diffroar": {"k_levels": [0.1]}}, r"input_gradients\.diffroar: unknown parameter 'k_levels'"),
         ({"models": {"blockmnist": {"attack": {"norm": "l1"}}}}, r"input_gradients\.models\.blockmnist\.attack\.norm"),
         ({"models": {"blockmnist": {"attack": {"eps": -1.0}}}}, r"input_gradients\.models\.blockmnist\.attack: eps"),
-        ({"models": {"natural": {"robust": {"epochs": 0}}}}, r"input_gradients\.models\.natural\.robust"),
-        ({"data": {"natural": {"source": "cifar10"}}}, r"input_gradients\.data\.natural\.root: required"),
+        ({"models": {"rgb": {"robust": {"epochs": 0}}}}, r"input_gradients\.models\.rgb\.robust"),
+        ({"data": {"rgb": {"source": "cifar10"}}}, r"input_gradients\.data\.rgb\.root: required"),
         ({"data": {"blockmnist": {"classes": [3, 3]}}}, r"input_gradients\.data\.blockmnist\.classes"),
         ({"explanation": {"target": "logit"}}, r"input_gradients\.explanation\.target"),
         ({"diffroarr": {}}, r"did you mean 'diffroar'"),

@@ -57,7 +57,8 @@ def test_missing_random_label_rows_are_not_evaluated_with_the_reason():
 
 def test_disabled_random_label_test_is_not_evaluated_and_counted():
     text, metrics = write_sanity_report(_results(random_labels=False), {"random_labels": {"enabled": False}}, None,
-                                        {"skipped": {}}, models=[MODEL])
+                                        {}, {"skipped": {}},
+                                            slots={"primary": (MODEL, "mnist")})
     assert "⚠ not evaluated" in text and "random_labels.enabled: false" in text
     assert metrics == {"passed": {"value": 2.0, "step": 0}, "failed": {"value": 0.0, "step": 0},
                        "not_evaluated": {"value": 1.0, "step": 0}}
@@ -74,7 +75,7 @@ def test_not_applicable_method_and_nan_are_not_evaluated():
 
 
 def test_a_failing_finding_shows_a_cross():
-    text, metrics = write_sanity_report(_results(grad_last=0.6), PROTOCOL, None, {}, models=[MODEL])
+    text, metrics = write_sanity_report(_results(grad_last=0.6), PROTOCOL, None, {}, {}, slots={"primary": (MODEL, "mnist")})
     assert f"- ❌ **{MODEL}: Gradient Spearman (abs) falls low once all blocks are randomized** " \
            "(threshold: Spearman (abs) < 0.3): 0.600" in text
     assert metrics["failed"]["value"] == 1.0 and metrics["passed"]["value"] == 2.0
@@ -83,7 +84,7 @@ def test_a_failing_finding_shows_a_cross():
 def test_thresholds_come_from_params():
     report = {"gradient_similarity_max": 0.7, "top_steps": 1, "guided_backprop_margin": 0.45,
               "random_labels_similarity_max": 0.15}
-    text, metrics = write_sanity_report(_results(grad_last=0.6), PROTOCOL, report, {}, models=[MODEL])
+    text, metrics = write_sanity_report(_results(grad_last=0.6), PROTOCOL, report, {}, {}, slots={"primary": (MODEL, "mnist")})
     assert "(threshold: Spearman (abs) < 0.7)" in text and "(threshold: Spearman (abs) < 0.15)" in text
     assert "over the top 1 blocks" in text and "> 0.45 over steps 1-1" in text
     # 0.6 < 0.7 passes now; 0.9 - 0.5 = 0.4 is not above 0.45; 0.2 is not below 0.15

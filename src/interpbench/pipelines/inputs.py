@@ -37,10 +37,10 @@ def slot_images(slot: dict | None, test: dict, n: int, where: str) -> dict:
 
 
 def slot_labels(slot: dict | None, model_name: str, dataset: str) -> tuple[str, str]:
-    """``(model, dataset)`` labels of a slot's results: the pretrained architecture and the image
-    folder's name when configured, else the zoo slot's."""
+    """``(model, dataset)`` labels of a slot's results: its ``label`` or the pretrained architecture,
+    and the image folder's name when configured; else the zoo model's and data set's names."""
     p = parse(StudySlotParams, slot or {}, "slot")
-    model = p.pretrained.architecture if p.pretrained is not None else model_name
+    model = p.label or (p.pretrained.architecture if p.pretrained is not None else model_name)
     return model, (p.images.name if p.images.source == "image_folder" else dataset)
 
 

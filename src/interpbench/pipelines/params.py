@@ -102,6 +102,7 @@ class StudySlotParams:
 
     images: ImageSource = field(default_factory=ImageSource)
     pretrained: ModelParams | None = None
+    label: str | None = None  # the model's name in the results table (default: pretrained architecture, else zoo model)
 
 
 # --- Study "input_gradients" (Shah, Jain, Netrapalli 2021); see conf/base/parameters_input_gradients.yml.
@@ -141,8 +142,8 @@ class BlockMnistDataParams:
 
 
 @dataclass
-class NaturalDataParams:
-    """The natural-image slot: the shared synthetic scenes, or CIFAR-10 python batches in ``root``."""
+class RgbDataParams:
+    """The colour-image slot (`rgb`): the shared synthetic scenes, or CIFAR-10 python batches in ``root``."""
 
     source: Literal["scenes", "cifar10"] = "scenes"
     root: str | None = None
@@ -153,13 +154,13 @@ class NaturalDataParams:
 @dataclass
 class IGDataParams:
     blockmnist: BlockMnistDataParams = field(default_factory=BlockMnistDataParams)
-    natural: NaturalDataParams = field(default_factory=NaturalDataParams)
+    rgb: RgbDataParams = field(default_factory=RgbDataParams)
 
 
 @dataclass
 class IGModelsParams:
     blockmnist: ModelPairParams  # both BlockMNIST slots (BlockMNIST and BlockMNIST-Top)
-    natural: ModelPairParams
+    rgb: ModelPairParams
 
 
 @dataclass
@@ -181,7 +182,7 @@ class NullShareParams:
 class DiffRoarParams:
     """DiffROAR (Shah et al. eq. 1): retrain on the top-k / bottom-k unmasked pixels of each image."""
 
-    data: Literal["blockmnist", "blockmnist_top", "natural"] = "blockmnist"
+    data: Literal["blockmnist", "blockmnist_top", "rgb"] = "blockmnist"
     method: str = "saliency"  # any registry method; its rankings of both models are retrained on
     method_params: dict[str, Any] = field(default_factory=dict)
     k: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2, 0.3, 0.5])
@@ -229,9 +230,9 @@ def input_gradients_params(raw: dict, where: str = "input_gradients") -> InputGr
     check_fractions(p.diffroar.k, f"{where}.diffroar.k", MAX_K_LEVELS)
     if len(set(p.data.blockmnist.classes)) < 2:
         raise ConfigError(f"{where}.data.blockmnist.classes: at least two distinct digits, got {p.data.blockmnist.classes}.")
-    if p.data.natural.source == "cifar10" and not p.data.natural.root:
-        raise ConfigError(f"{where}.data.natural.root: required when source is 'cifar10' (the CIFAR-10 batches folder).")
-    for name in ("blockmnist", "natural") if p.models is not None else ():
+    if p.data.rgb.source == "cifar10" and not p.data.rgb.root:
+        raise ConfigError(f"{where}.data.rgb.root: required when source is 'cifar10' (the CIFAR-10 batches folder).")
+    for name in ("blockmnist", "rgb") if p.models is not None else ():
         attack = getattr(p.models, name).attack
         if not attack.eps > 0 or attack.steps < 1 or (attack.eval_steps is not None and attack.eval_steps < 1):
             raise ConfigError(f"{where}.models.{name}.attack: eps must be > 0 and steps, eval_steps >= 1, got {attack}.")
@@ -247,10 +248,10 @@ def ig_slot_models(p: InputGradientsParams, slot: str) -> ModelPairParams:
     if p.models is None:
         from interpbench.errors import ConfigError
 
-        raise ConfigError("input_gradients.models: missing (the model pairs of the blockmnist and natural slots).")
-    return p.models.natural if slot == "natural" else p.models.blockmnist
+        raise ConfigError("input_gradients.models: missing (the model pairs of the blockmnist and rgb slots).")
+    return p.models.rgb if slot == "rgb" else p.models.blockmnist
 
 
 def ig_dataset_name(p: InputGradientsParams, slot: str) -> str:
-    """The results table's ``dataset`` of a slot: ``blockmnist``, ``blockmnist_top``, or the natural source."""
-    return p.data.natural.source if slot == "natural" else slot
+    """The results table's ``dataset`` of a slot: ``blockmnist``, ``blockmnist_top``, or the rgb slot's source."""
+    return p.data.rgb.source if slot == "rgb" else slot

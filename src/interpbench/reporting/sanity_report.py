@@ -117,16 +117,19 @@ def sanity_report_findings(
 
 def sanity_report(
     results: pd.DataFrame,
-    models: list[str],
+    models: Mapping[str, str] | list[str],
     skipped: dict[str, dict[str, str]],
     *,
     report: SanityReportParams | None = None,
     random_labels_enabled: bool = True,
     findings: list[Finding] | None = None,
 ) -> str:
-    """The Markdown report; ``findings`` when already computed (else from :func:`sanity_report_findings`)."""
+    """The Markdown report. ``models``: slot -> the model's label in ``results`` (figures are named
+    by slot), or a list of labels that are also the slot names; ``findings`` when already computed
+    (else from :func:`sanity_report_findings`)."""
+    models = dict(models) if isinstance(models, Mapping) else {m: m for m in models}
     if findings is None:
-        findings = sanity_report_findings(results, models, skipped, report=report,
+        findings = sanity_report_findings(results, list(models.values()), skipped, report=report,
                                           random_labels_enabled=random_labels_enabled)
     lines = [
         "# Sanity checks for saliency maps",
@@ -142,12 +145,12 @@ def sanity_report(
         "",
     ]
     lines += render_findings(findings)
-    for m in models:
-        lines += ["", f"## {m}", "",
-                  f"![cascading randomization]({m}_cascading_grid.png)", "",
-                  f"![cascading similarity]({m}_cascading_similarity.png)", "",
-                  f"![independent similarity]({m}_independent_similarity.png)", "",
-                  f"![true vs random labels]({m}_random_labels_grid.png)", ""]
+    for slot, m in models.items():
+        lines += ["", f"## {m}" if m == slot else f"## {m} (slot `{slot}`)", "",
+                  f"![cascading randomization]({slot}_cascading_grid.png)", "",
+                  f"![cascading similarity]({slot}_cascading_similarity.png)", "",
+                  f"![independent similarity]({slot}_independent_similarity.png)", "",
+                  f"![true vs random labels]({slot}_random_labels_grid.png)", ""]
         casc = results[(results["model"] == f"{m}_cascading") & (results["metric"] == "spearman_abs")]
         if not casc.empty:
             wide = casc.pivot_table(index="method", columns="x", values="value")

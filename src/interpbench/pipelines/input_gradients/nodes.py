@@ -54,15 +54,15 @@ def make_blockmnist_split(
                             null_patch=d.null_patch, max_train=d.max_train, max_test=d.max_test)
 
 
-def prepare_natural_images(scenes_train: dict, scenes_test: dict, params: dict, seed: int) -> tuple[dict, dict]:
-    """The natural-image slot: the shared scenes, or CIFAR-10 read from ``data.natural.root``; subsampled (seeded)."""
-    d = input_gradients_params(params).data.natural
+def prepare_rgb_images(scenes_train: dict, scenes_test: dict, params: dict, seed: int) -> tuple[dict, dict]:
+    """The colour-image slot (`rgb`): the shared scenes, or CIFAR-10 read from ``data.rgb.root``; subsampled (seeded)."""
+    d = input_gradients_params(params).data.rgb
     if d.source == "cifar10":
         train, test = load_cifar10(d.root)
     else:
         train, test = ({"x": b["x"], "y": b["y"]} for b in (scenes_train, scenes_test))
     train, test = subsample(train, d.max_train, seed), subsample(test, d.max_test, seed + 1)
-    log.info("input_gradients natural slot: %s, %d train / %d test images", d.source, len(train["y"]), len(test["y"]))
+    log.info("input_gradients rgb slot: %s, %d train / %d test images", d.source, len(train["y"]), len(test["y"]))
     return train, test
 
 

@@ -4,7 +4,7 @@ Discriminative Features?* (NeurIPS 2021).
 Structure (the parameters in ``conf/base/parameters_input_gradients.yml`` configure each part):
 
 - one namespaced slot per data set (``input_gradients.<slot>``): BlockMNIST, BlockMNIST-Top and a
-  natural-image slot (the synthetic scenes, or CIFAR-10 in ``conf/gpu_cifar10``); each trains a
+  colour-image slot `rgb` (the synthetic scenes, or CIFAR-10 in ``conf/gpu_cifar10``); each trains a
   standard and a PGD adversarially trained model, scores clean / PGD accuracy, computes attribution
   maps of the test images and, on the BlockMNIST slots, their share of top-k pixels in the null block;
 - DiffROAR (``input_gradients.diffroar``) on the slot named by ``diffroar.data``: one ranking per
@@ -26,7 +26,7 @@ from interpbench.pipelines.input_gradients.nodes import (
     plot_gradient_examples,
     plot_null_block_share,
     plot_robustness,
-    prepare_natural_images,
+    prepare_rgb_images,
     retrain_on_masked,
     score_diffroar,
     score_null_block_share,
@@ -39,8 +39,8 @@ from interpbench.pipelines.input_gradients.nodes import (
 from interpbench.protocols.input_gradients import MAX_K_LEVELS, RANDOM, VARIANTS
 
 STUDY = "input_gradients"
-#: data slot -> BlockMNIST signal position (None: the natural-image slot).
-SLOTS = {"blockmnist": "random", "blockmnist_top": "top", "natural": None}
+#: data slot -> BlockMNIST signal position (None: the colour-image slot `rgb`).
+SLOTS = {"blockmnist": "random", "blockmnist_top": "top", "rgb": None}
 RANKINGS = (*VARIANTS, RANDOM)
 KEEP = ("top", "bottom")
 #: The study's parameter sub-keys; each node receives only those it uses (see ``_uses``).
@@ -64,9 +64,9 @@ def _uses(func, n_data: int, *keys: str, **constants):
 
 def _data_node(slot: str, position: str | None) -> Node:
     if position is None:
-        fn, ps = _uses(prepare_natural_images, 2, "data")
+        fn, ps = _uses(prepare_rgb_images, 2, "data")
         return Node(fn, ["scenes_train", "scenes_test", *ps, "params:seed"], ["train_data", "test_data"],
-                    name="prepare_natural_images", tags=["data_engineering"])
+                    name="prepare_rgb_images", tags=["data_engineering"])
     fn, ps = _uses(make_blockmnist_split, 2, "data", position=position)
     return Node(fn, ["mnist_train", "mnist_test", *ps, "params:seed"],
                 ["train_data", "test_data"], name="make_blockmnist", tags=["data_engineering"])

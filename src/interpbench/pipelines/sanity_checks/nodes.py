@@ -98,14 +98,16 @@ def score_randomization(
 
 
 def score_random_labels(
-    bundle: dict, history: pd.DataFrame, protocol: dict, seed: int, *, study: str, model_name: str, dataset: str
+    bundle: dict, history: pd.DataFrame, protocol: dict, slot: dict | None, seed: int, *, study: str, model_name: str,
+    dataset: str,
 ) -> pd.DataFrame:
     """Data randomization rows: map similarity true- vs random-label model, and the random-label
     model's final train accuracy on its permuted labels (how well it fit them)."""
     p = parse(SanityParams, protocol, "sanity_checks.protocol")
     if not p.random_labels.enabled:
         return results_table([])
-    keys = dict(study=study, dataset=dataset, model=f"{model_name}_random_labels")
+    model_label, dataset_label = slot_labels(slot, model_name, dataset)
+    keys = dict(study=study, dataset=dataset_label, model=f"{model_label}_random_labels")
     label_test = {"x_name": "data_randomization", "x": 1.0, "x_label": "true vs random labels"}
     rows = similarity_rows(bundle["maps"][0], [(bundle["maps"][1], label_test)], bundle["methods"], p.metrics,
                            seed=seed, n_boot=p.n_boot, **keys)
@@ -128,14 +130,20 @@ def plot_similarity_curves(table: pd.DataFrame, protocol: dict, *, title: str) -
 
 
 def write_sanity_report(
-    results: pd.DataFrame, protocol: dict, report: dict | None, *bundles: dict, models: list[str]
+    results: pd.DataFrame, protocol: dict, report: dict | None, *slot_params_and_bundles: dict,
+    slots: dict[str, tuple[str, str]],
 ) -> tuple[str, dict[str, dict]]:
     """The sanity_checks Markdown report and its findings' counts (for MLflow, see
-    :func:`findings_to_metrics`); ``bundles`` are each model's cascading maps (for the methods that
-    were not applicable), ``report`` the ``sanity_checks.report`` thresholds."""
+    :func:`findings_to_metrics`). ``slot_params_and_bundles``: each slot's parameters, then each
+    slot's cascading maps (for the methods that were not applicable); ``slots``: slot -> (zoo model,
+    data set); ``report``: the ``sanity_checks.report`` thresholds."""
     p = parse(SanityParams, protocol, "sanity_checks.protocol")
     r = parse(SanityReportParams, report or {}, "sanity_checks.report")
-    skipped = {m: dict(b.get("skipped", {})) for m, b in zip(models, bundles)}
-    findings = sanity_report_findings(results, models, skipped, report=r, random_labels_enabled=p.random_labels.enabled)
+    n = len(slots)
+    params, bundles = slot_params_and_bundles[:n], slot_params_and_bundles[n:]
+    models = {s: slot_labels(sp, *slots[s])[0] for s, sp in zip(slots, params)}  # slot -> results label
+    skipped = {models[s]: dict(b.get("skipped", {})) for s, b in zip(slots, bundles)}
+    findings = sanity_report_findings(results, list(models.values()), skipped, report=r,
+                                      random_labels_enabled=p.random_labels.enabled)
     text = sanity_report(results, models, skipped, findings=findings)
     return text, findings_to_metrics(findings)

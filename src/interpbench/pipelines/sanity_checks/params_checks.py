@@ -7,6 +7,7 @@ from typing import Any
 from interpbench.config import parse
 from interpbench.errors import ConfigError
 from interpbench.param_checks import mapping, register_params_check
+from interpbench.pipelines.inputs import slot_labels
 from interpbench.pipelines.params import (
     SanityParams,
     SanityReportParams,
@@ -26,6 +27,13 @@ def check_sanity_checks(raw: Any, where: str) -> dict:
         if s.images.source == "image_folder" and not s.images.root:
             raise ConfigError(f"{where}.{slot}.images.root: required when source is 'image_folder'.")
         parsed[slot] = s
+    labels = {}
+    for slot, (model, dataset) in SLOTS.items():
+        label = slot_labels(p.get(slot), model, dataset)[0]
+        if label in labels:
+            raise ConfigError(f"{where}.{labels[label]} and {where}.{slot} both name their model {label!r} in the results "
+                              f"table; set `label:` on one of them (e.g. {where}.{slot}.label: {label}_{slot}).")
+        labels[label] = slot
     return parsed
 
 

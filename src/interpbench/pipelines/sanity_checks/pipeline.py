@@ -1,8 +1,11 @@
 """Study ``sanity_checks``: Adebayo et al. 2018, model and data randomization tests.
 
-One namespaced slot per model (``sanity_checks.<model>``) explaining the zoo's trained model of
-the same name (or a pretrained model, see ``StudySlotParams``); cascading and independent
-randomization are separate nodes so they can run in parallel.
+Two model slots named for their role, ``sanity_checks.primary`` (by default the zoo's ``mnist_cnn``,
+the paper's MNIST CNN) and ``sanity_checks.secondary`` (by default the zoo's ``mlp``); either can
+hold a pretrained model on an image folder instead (``StudySlotParams``, e.g. Inception v3 and
+ResNet-50 in ``conf/imagenet``). The results table names each by its label (zoo model or
+architecture). Cascading and independent randomization are separate nodes so they can run in
+parallel.
 """
 
 import functools
@@ -24,12 +27,13 @@ from interpbench.pipelines.sanity_checks.nodes import (
 )
 
 STUDY = "sanity_checks"
-SLOTS = {"mnist_cnn": "mnist", "mlp": "mnist"}  # zoo model -> its data set
+#: slot -> (the zoo model it explains unless a pretrained model is configured, that model's data set)
+SLOTS = {"primary": ("mnist_cnn", "mnist"), "secondary": ("mlp", "mnist")}
 MODES = ("cascading", "independent")
 GLOBAL = ["seed", "device"]
 
 
-def _slot(model: str, dataset: str) -> Pipeline:
+def _slot(slot: str, model: str, dataset: str) -> Pipeline:
     common = ["params:zoo_slot", "params:protocol"]
     nodes = [
         Node(select_images, ["test", "params:slot", "params:protocol"], "images", name="select_images", tags=["explanation"]),
@@ -39,9 +43,9 @@ def _slot(model: str, dataset: str) -> Pipeline:
              ["images", "state", "random_labels_state", *common, "params:seed", "params:device"],
              "random_labels_maps", name="compute_random_label_maps", tags=["explanation"]),
         Node(bind(score_random_labels, study=STUDY, model_name=model, dataset=dataset),
-             ["random_labels_maps", "random_labels_history", "params:protocol", "params:seed"],
+             ["random_labels_maps", "random_labels_history", "params:protocol", "params:slot", "params:seed"],
              "random_labels_results", name="score_random_labels", tags=["evaluation"]),
-        Node(bind(plot_randomization_grid, title=f"{model}: true-label vs random-label model"),
+        Node(bind(plot_randomization_grid, title=f"{slot}: true-label vs random-label model"),
              ["images", "random_labels_maps", "params:protocol"], "random_labels_grid_figure",
              name="plot_random_labels_grid", tags=["reporting"]),
     ]
@@ -53,39 +57,40 @@ def _slot(model: str, dataset: str) -> Pipeline:
             Node(bind(score_randomization, study=STUDY, model_name=model, dataset=dataset, mode=mode),
                  [f"{mode}_maps", "params:protocol", "params:slot", "params:seed"], f"{mode}_results",
                  name=f"score_{mode}", tags=["evaluation"]),
-            Node(bind(plot_similarity_curves, title=f"{model}: {mode} randomization"),
+            Node(bind(plot_similarity_curves, title=f"{slot}: {mode} randomization"),
                  [f"{mode}_results", "params:protocol"], f"{mode}_similarity_figure",
                  name=f"plot_{mode}_similarity", tags=["reporting"]),
         ]
-    nodes.append(Node(bind(plot_randomization_grid, title=f"{model}: cascading randomization (output -> input)"),
+    nodes.append(Node(bind(plot_randomization_grid, title=f"{slot}: cascading randomization (output -> input)"),
                       ["images", "cascading_maps", "params:protocol"], "cascading_grid_figure",
                       name="plot_cascading_grid", tags=["reporting"]))
     outputs = [f"{k}_results" for k in (*MODES, "random_labels")]
     return Pipeline(
         nodes,
-        namespace=model,
+        namespace=slot,
         inputs={"train": f"{dataset}_train", "test": f"{dataset}_test", "state": f"zoo.{model}.state"},
-        outputs={o: f"{model}_{o}" for o in outputs},
-        parameters={**{p: p for p in GLOBAL}, "protocol": "protocol", "slot": model, "zoo_slot": f"zoo.{model}"},
+        outputs={o: f"{slot}_{o}" for o in outputs},
+        parameters={**{p: p for p in GLOBAL}, "protocol": "protocol", "slot": slot, "zoo_slot": f"zoo.{model}"},
     )
 
 
 @functools.cache
 def create_pipeline(**kwargs) -> Pipeline:
-    slots = sum((_slot(m, d) for m, d in SLOTS.items()), Pipeline([]))
-    tables = [f"{m}_{k}_results" for m in SLOTS for k in (*MODES, "random_labels")]
+    slots = sum((_slot(s, m, d) for s, (m, d) in SLOTS.items()), Pipeline([]))
+    tables = [f"{s}_{k}_results" for s in SLOTS for k in (*MODES, "random_labels")]
     return Pipeline(
         [
             slots,
             Node(collect_results, tables, "results", name="collect_results", tags=["evaluation"]),
             Node(results_to_metrics, "results", "mlflow_metrics", name="log_metrics", tags=["reporting"]),
-            Node(bind(write_sanity_report, models=list(SLOTS)),
-                 ["results", "params:protocol", "params:report", *[f"{m}.cascading_maps" for m in SLOTS]],
+            Node(bind(write_sanity_report, slots=SLOTS),
+                 ["results", "params:protocol", "params:report", *[f"params:{s}" for s in SLOTS],
+                  *[f"{s}.cascading_maps" for s in SLOTS]],
                  ["report", "findings_metrics"], name="write_report", tags=["reporting"]),
         ],
         namespace=STUDY,
-        inputs={f"{d}_{s}" for d in set(SLOTS.values()) for s in ("train", "test")} | {f"zoo.{m}.state" for m in SLOTS},
-        parameters={*GLOBAL, *(f"zoo.{m}" for m in SLOTS)},
+        inputs={f"{d}_{s}" for _, d in SLOTS.values() for s in ("train", "test")} | {f"zoo.{m}.state" for m, _ in SLOTS.values()},
+        parameters={*GLOBAL, *(f"zoo.{m}" for m, _ in SLOTS.values())},
         tags=[STUDY],
     )
 
