@@ -11,7 +11,13 @@ from scipy.stats import pearsonr, spearmanr
 from skimage.feature import hog
 from skimage.metrics import structural_similarity
 
-from interpbench.metrics.similarity import hog_cells, hog_similarity, spearman_abs, spearman_signed, ssim
+from interpbench.metrics.similarity import (
+    hog_cells,
+    hog_similarity,
+    spearman_abs,
+    spearman_signed,
+    ssim,
+)
 
 
 def grayscale(image_3d, percentile=99):  # PAIR VisualizeImageGrayscale
