@@ -290,13 +290,15 @@ def retrain_masked(
     fill: str = "channel_mean",
     device: torch.device | str = "cpu",
     desc: str = "retrain",
+    seed: int = 0,
 ) -> torch.Tensor:
     """One ROAR retraining (Hooker et al. 2019; Shah et al. §3): keep the ``keep`` ("top" or
     "bottom") ``k`` fraction of each image's pixels by score, fill the rest with the training mean,
-    train ``build()`` on the masked train set and return its 0/1 correctness on the masked test set."""
+    train ``build()`` on the masked train set and return its 0/1 correctness on the masked test set.
+    Tied scores are ordered at random from ``seed`` (:func:`interpbench.metrics.roar.pixel_ranking`)."""
     value = fill_value(train["x"], fill)
-    x_tr = mask_by_attribution(train["x"], scores_train, k, keep, value)
-    x_te = mask_by_attribution(test["x"], scores_test, k, keep, value)
+    x_tr = mask_by_attribution(train["x"], scores_train, k, keep, value, seed=seed)
+    x_te = mask_by_attribution(test["x"], scores_test, k, keep, value, seed=seed)
     model = build()
     train_model(model, x_tr, train["y"], cfg, device, desc=desc)
     correct = accuracy_per_item(model, x_te, test["y"], device=device)

@@ -113,7 +113,8 @@ def retrain_on_masked(source: dict, rankings: dict, params: dict, seed: int, dev
     with cpu_threads(p.cpu_threads):
         correct = retrain_masked(source["train"], source["test"], rankings["train"], rankings["test"], k=k, keep=keep,
                                  build=build, cfg=cfg, fill=p.diffroar.fill, device=resolve_device(device),
-                                 desc=f"DiffROAR {rankings['model']} {rankings['method']} {keep}-{k_label(k)}")
+                                 desc=f"DiffROAR {rankings['model']} {rankings['method']} {keep}-{k_label(k)}",
+                                 seed=seed)
     return {"k": k, "keep": keep, "correct": correct}
 
 
