@@ -48,6 +48,8 @@ def test_base_and_gpu_parameters_parse():
         ({"diffroar": {"k_levels": [0.1]}}, r"input_gradients\.diffroar: unknown parameter 'k_levels'"),
         ({"models": {"blockmnist": {"attack": {"norm": "l1"}}}}, r"input_gradients\.models\.blockmnist\.attack\.norm"),
         ({"models": {"blockmnist": {"attack": {"eps": -1.0}}}}, r"input_gradients\.models\.blockmnist\.attack: eps"),
+        ({"models": {"natural": {"attack": {"restarts": 0}}}},
+         r"input_gradients\.models\.natural\.attack\.restarts must be >= 1, got restarts=0"),
         ({"models": {"natural": {"robust": {"epochs": 0}}}}, r"input_gradients\.models\.natural\.robust"),
         ({"data": {"natural": {"source": "cifar10"}}}, r"input_gradients\.data\.natural\.root: required"),
         ({"data": {"blockmnist": {"classes": [3, 3]}}}, r"input_gradients\.data\.blockmnist\.classes"),

@@ -183,7 +183,7 @@ def score_robustness(
     with cpu_threads(p.cpu_threads):
         rows = robustness_rows(model, test["x"], test["y"], norm=a.norm, eps=a.eps, steps=a.eval_steps or a.steps,
                                step_size=a.step_size, seed=seed, n_boot=p.n_boot, device=resolve_device(device),
-                               **_ig_keys(p, slot, variant, study))
+                               restarts=a.restarts, **_ig_keys(p, slot, variant, study))
     return results_table(rows)
 
 
