@@ -91,7 +91,7 @@ def test_one_linf_step_is_fgsm(trained):
     xg = x.clone().requires_grad_(True)
     (g,) = torch.autograd.grad(F.cross_entropy(model(xg), y, reduction="sum"), xg)
     expected = (x + eps * g.sign()).clamp(0, 1)
-    got = pgd_attack(model, x, y, eps=eps, norm="linf", steps=1, random_start=False)
+    got = pgd_attack(model, x, y, eps=eps, norm="linf", steps=1, random_start=False, iterate="last")
     torch.testing.assert_close(got, expected)
 
 
@@ -102,7 +102,7 @@ def test_one_l2_step_moves_along_normalised_gradient(trained):
     (g,) = torch.autograd.grad(F.cross_entropy(model(xg), y, reduction="sum"), xg)
     unit = g / g.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
     expected = (x + alpha * unit).clamp(0, 1)
-    got = pgd_attack(model, x, y, eps=eps, norm="l2", steps=1, step_size=alpha, random_start=False)
+    got = pgd_attack(model, x, y, eps=eps, norm="l2", steps=1, step_size=alpha, random_start=False, iterate="last")
     torch.testing.assert_close(got, expected)
 
 
@@ -158,6 +158,10 @@ def test_adversarial_training_runs(trained):
         ({"eps": 0.1, "norm": "linf", "step_size": -0.1}, "step_size=-0.1"),
         ({"eps": 0.1, "norm": "linf", "clamp": (1.0, 0.0)}, "clamp"),
         ({"eps": 0.1, "norm": "linf", "targeted": True}, "target"),
+        ({"eps": 0.1, "norm": "linf", "restarts": 0}, "restarts=0"),
+        ({"eps": 0.1, "norm": "linf", "restarts": 2.0}, "restarts=2.0"),
+        ({"eps": 0.1, "norm": "linf", "restarts": 3, "random_start": False}, "restarts=3 needs random_start"),
+        ({"eps": 0.1, "norm": "linf", "iterate": "best"}, "iterate='best'"),
     ],
 )
 def test_bad_arguments_raise_config_error(trained, kwargs, needle):
@@ -169,6 +173,71 @@ def test_bad_arguments_raise_config_error(trained, kwargs, needle):
 def test_perturber_validates_at_construction():
     with pytest.raises(ConfigError, match="'Linf2'"):
         pgd_perturber(0.1, "Linf2")
+    with pytest.raises(ConfigError, match="restarts=0"):
+        pgd_perturber(0.1, "linf", restarts=0)
+    with pytest.raises(ConfigError, match="needs random_start"):
+        pgd_perturber(0.1, "linf", random_start=False, restarts=2)
     assert isinstance(pgd_perturber(0.3, "Linf", 5), PGDPerturber)
     assert pgd_perturber(0.3, "Linf", 5).norm == "linf"
     assert pgd_perturber(np.float32(0.3), "l2", np.int64(5)).steps == 5  # numpy scalars from configs
+
+
+class Band(torch.nn.Module):
+    """One-pixel images, true class 0: class 1 wins only in the band |x - 0.55| < 0.02.
+    From x = 0.5, Linf steps of 0.04 (no random start) oscillate 0.54 (fooled) <-> 0.58 (not)."""
+
+    def forward(self, x):
+        d = x.flatten(1)[:, 0] - 0.55
+        return torch.stack([torch.zeros_like(d), 1 - 2500 * d**2], dim=1)
+
+
+def test_worst_iterate_keeps_an_example_fooled_by_an_earlier_step():
+    model, x, y = Band(), torch.full((3, 1, 1, 1), 0.5), torch.zeros(3, dtype=torch.long)
+    kw = {"eps": 0.1, "norm": "linf", "step_size": 0.04, "random_start": False}
+    for steps, last_fooled in ((1, True), (2, False), (3, True), (4, False)):
+        last = pgd_attack(model, x, y, steps=steps, iterate="last", **kw)
+        worst = pgd_attack(model, x, y, steps=steps, **kw)
+        torch.testing.assert_close(last.flatten(), torch.full((3,), 0.54 if last_fooled else 0.58))
+        torch.testing.assert_close(worst.flatten(), torch.full((3,), 0.54))  # fooled in every case
+        assert accuracy_per_item(model, worst, y).sum() == 0
+        assert accuracy_per_item(model, last, y).sum() == (0 if last_fooled else 3)
+
+
+@pytest.mark.parametrize("norm,eps", [("linf", 0.25), ("l2", 1.0)])  # robust accuracy about 0.2 and 0.9
+def test_worst_iterate_is_never_less_fooled_nor_lower_loss_than_the_last(trained, norm, eps):
+    model, x, y = trained
+    kw = {"eps": eps, "norm": norm, "steps": 5, "step_size": eps, "seed": 0}  # large steps: iterates oscillate
+    last = pgd_attack(model, x, y, iterate="last", **kw)
+    worst = pgd_attack(model, x, y, **kw)
+    last_ok, worst_ok = accuracy_per_item(model, last, y).bool(), accuracy_per_item(model, worst, y).bool()
+    assert not (worst_ok & ~last_ok).any()  # fooled by the last iterate -> fooled by the worst
+    both = worst_ok & last_ok
+    assert (_loss(model, worst, y)[both] >= _loss(model, last, y)[both] - 1e-6).all()
+    assert ((worst - x).abs().amax() if norm == "linf" else (worst - x).flatten(1).norm(dim=1).max()) <= eps + 1e-5
+
+
+@pytest.mark.parametrize("norm,eps", [("linf", 0.3), ("l2", 1.5)])
+def test_restarts_never_unfool_an_example(trained, norm, eps):
+    model, x, y = trained
+    kw = {"eps": eps, "norm": norm, "steps": 2, "step_size": eps / 4, "seed": 2}  # a weak attack: restarts matter
+    one = pgd_attack(model, x, y, **kw)
+    torch.testing.assert_close(one, pgd_attack(model, x, y, restarts=1, **kw))
+    ok1 = accuracy_per_item(model, one, y).bool()
+    for r in (2, 5):
+        ok_r = accuracy_per_item(model, pgd_attack(model, x, y, restarts=r, **kw), y).bool()
+        assert not (ok_r & ~ok1).any()
+        assert ok_r.sum() <= ok1.sum()
+    perturb = pgd_perturber(eps, norm, 3, seed=2, restarts=3)
+    assert perturb.restarts == 3
+    again = pgd_perturber(eps, norm, 3, seed=2, restarts=3)
+    torch.testing.assert_close(perturb(model, x, y), again(model, x, y))  # seeded: reproducible
+
+
+def test_restarts_fool_more_examples_where_the_start_decides():
+    # Band model from 0.55 - 0.1 + uniform start in [-0.1, 0.1] (eps 0.1 around x = 0.5, steps of
+    # 1e-6): fooled iff the start lands in the band (0.53, 0.57), p = 0.2 per start; 400 examples
+    # -> about 80 fooled with one start, 400 * (1 - 0.8^5) = 269 with five (sd about 8 and 9)
+    model, x, y = Band(), torch.full((400, 1, 1, 1), 0.5), torch.zeros(400, dtype=torch.long)
+    kw = {"eps": 0.1, "norm": "linf", "steps": 1, "step_size": 1e-6, "seed": 0}
+    fooled = [400 - accuracy_per_item(model, pgd_attack(model, x, y, restarts=r, **kw), y).sum().item() for r in (1, 5)]
+    assert 40 < fooled[0] < 120 and 230 < fooled[1] < 310

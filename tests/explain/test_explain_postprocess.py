@@ -37,12 +37,13 @@ def test_normalize_abs_subtracts_the_minimum():
     assert torch.allclose(normalize(m, "abs"), expected)
 
 
-def test_normalize_signed_keeps_sign_and_clips():
-    m = torch.cat([torch.arange(101.0), -torch.tensor([50.0, 200.0])]).view(1, 1, 103)
-    p99 = np.percentile(np.abs(m.numpy()), 99)
+def test_normalize_signed_is_pair_diverging():
+    # span = |p99(m)|; (m + span) / (2 span) clipped to [-1, 1]: 0 -> 0.5, span -> 1, -span -> 0.
+    m = torch.cat([torch.arange(101.0), -torch.tensor([50.0, 400.0])]).view(1, 1, 103)
+    span = abs(float(np.percentile(m.numpy(), 99)))
     out = normalize(m, "signed")
-    assert torch.allclose(out, torch.clamp(m / float(p99), -1, 1))
-    assert out[0, 0, -1] == -1.0 and out[0, 0, -2] < 0
+    assert torch.allclose(out, torch.clamp((m + span) / (2 * span), -1, 1))
+    assert out[0, 0, 0] == 0.5 and out[0, 0, -1] == -1.0 and 0 < out[0, 0, -2] < 0.5
 
 
 def test_normalize_minmax_and_constant_maps():
@@ -50,7 +51,7 @@ def test_normalize_minmax_and_constant_maps():
     out = normalize(m, "minmax")
     assert torch.equal(out, torch.tensor([[[0.0, 0.5, 1.0]], [[0.0, 0.0, 0.0]]]))
     assert torch.equal(normalize(m[1:], "abs"), torch.zeros(1, 1, 3))
-    assert torch.equal(normalize(torch.zeros(1, 2, 2), "signed"), torch.zeros(1, 2, 2))
+    assert torch.equal(normalize(torch.zeros(1, 2, 2), "signed"), torch.full((1, 2, 2), 0.5))
 
 
 def test_normalize_is_per_image_and_keeps_numpy():
@@ -63,7 +64,7 @@ def test_normalize_is_per_image_and_keeps_numpy():
 def test_bad_arguments():
     with pytest.raises(ConfigError, match="how must be one of"):
         aggregate_channels(MAPS, "mean")
-    with pytest.raises(ConfigError, match=r"\[N, H, W\]"):
-        normalize(MAPS, "abs")
+    with pytest.raises(ConfigError, match=r"\[N, C, H, W\] or \[N, H, W\], got shape \(1, 2\)"):
+        normalize(MAPS[0, 0], "abs")
     with pytest.raises(ConfigError, match="how must be one of"):
         normalize(MAPS[:, 0], "zscore")

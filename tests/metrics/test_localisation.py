@@ -44,11 +44,37 @@ def test_known_fraction_and_rounding():
     np.testing.assert_allclose(null_block_share(maps, mask, 0.025), [1.0])
 
 
-def test_ties_are_broken_by_lower_index():
+def test_tied_pixels_count_fractionally():
     mask = _mask(n=1, h=4, w=2)  # signal = first 4 flat indices
     maps = torch.ones(1, 4, 2)
-    np.testing.assert_array_equal(null_block_share(maps, mask, 0.5), [0.0])
-    np.testing.assert_array_equal(null_block_share(-maps, ~mask, 0.5), [1.0])
+    np.testing.assert_array_equal(null_block_share(maps, mask, 0.5), [0.5])
+    np.testing.assert_array_equal(null_block_share(-maps, ~mask, 0.5), [0.5])
+    # 8 pixels, k = 0.5 -> m = 4: one null pixel above the tie, then 5 tied pixels (2 of them null)
+    # for 3 places: (1 + 3/5 * 2) / 4
+    maps = torch.tensor([[[1.0, 1.0], [1.0, 0.0], [5.0, 1.0], [1.0, 0.0]]])
+    np.testing.assert_allclose(null_block_share(maps, mask, 0.5), [(1 + 3 / 5 * 2) / 4])
+
+
+@pytest.mark.parametrize("k", [0.01, 0.05, 0.1, 0.25, 0.5, 0.9, 1.0])
+@pytest.mark.parametrize("signal_on_top", [True, False])
+def test_all_zero_map_gives_exactly_one_half(k, signal_on_top):
+    # the tie-break by flat index of before gave 0 (signal on top) or 1 (null on top)
+    mask = _mask(n=3, h=28, w=28, top=signal_on_top)
+    np.testing.assert_allclose(null_block_share(torch.zeros(3, 28, 28), mask, k), 0.5, rtol=0, atol=1e-15)
+
+
+def test_fractional_count_is_the_mean_over_random_tie_orders():
+    # GradCAM-like plateau map: exact value = average of the share over many random tie orders
+    from interpbench.metrics.roar import keep_mask
+
+    g = torch.Generator().manual_seed(1)
+    base = torch.randint(0, 4, (1, 8, 8), generator=g).float()
+    mask = _mask(n=1, h=8, w=8)
+    exact = null_block_share(base, mask, 0.3)[0]
+    draws = [(keep_mask(base, 0.3, seed=s) & ~mask).sum().item() / keep_mask(base, 0.3, seed=s).sum().item()
+             for s in range(400)]
+    # per-draw share has sd <= 0.5, so the mean of 400 draws is within 4 sd = 0.1 of the exact value
+    assert abs(np.mean(draws) - exact) < 0.1 and 0.0 < exact < 1.0
 
 
 def test_uniform_random_maps_average_one_half():

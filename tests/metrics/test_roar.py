@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from interpbench.errors import ConfigError
-from interpbench.metrics.roar import diffroar, keep_mask, mask_by_attribution, num_kept, random_attribution
+from interpbench.metrics.roar import (
+    diffroar,
+    keep_mask,
+    mask_by_attribution,
+    num_kept,
+    pixel_ranking,
+    random_attribution,
+)
 
 
 @pytest.mark.parametrize("keep", ["top", "bottom"])
@@ -28,14 +35,10 @@ def test_exact_fraction_under_ties(keep):
     attr = torch.zeros(2, 4, 5)  # every pixel tied
     m = keep_mask(attr, 0.3, keep)
     assert (m.flatten(1).sum(1) == 6).all()
-    flat = m.flatten(1)[0]
-    expected = torch.zeros(20, dtype=torch.bool)
-    if keep == "top":
-        expected[:6] = True  # ties go to the lower flat index first
-    else:
-        expected[-6:] = True
-    assert torch.equal(flat, expected)
-    assert torch.equal(keep_mask(attr, 0.3, keep), m)
+    assert torch.equal(keep_mask(attr, 0.3, keep), m)  # ties in a seeded order: same seed, same mask
+    assert torch.equal(keep_mask(attr, 0.3, keep, seed=0), m)
+    assert not torch.equal(keep_mask(attr, 0.3, keep, seed=1), m)
+    assert not torch.equal(m[0], m[1])  # each image draws its own order
     assert (mask_by_attribution(x, attr, 0.3, keep, fill=0.0).flatten(1).sum(1) == 6).all()
 
 
@@ -99,3 +102,43 @@ def test_shape_mismatch():
         mask_by_attribution(torch.rand(2, 1, 4, 4), torch.rand(2, 4, 5), 0.1)
     with pytest.raises(ConfigError, match=r"\[N, H, W\]"):
         keep_mask(torch.rand(4, 4), 0.1)
+
+
+def test_untied_maps_rank_as_the_stable_sort_of_before_whatever_the_seed():
+    g = torch.Generator().manual_seed(3)
+    attr = torch.randn(5, 2, 9, 7, generator=g)
+    old = torch.sort(attr.abs().sum(1).flatten(1), dim=1, descending=True, stable=True).indices
+    for seed in (0, 1, 123):
+        assert torch.equal(pixel_ranking(attr, seed=seed), old)
+        for k in (0.1, 0.5):
+            old_top = torch.zeros(5, 63, dtype=torch.bool).scatter_(1, old[:, : num_kept(k, 63)], True)
+            assert torch.equal(keep_mask(attr, k, "top", seed=seed).flatten(1), old_top)
+
+
+def test_ties_are_not_biased_to_the_top_rows():
+    # all-zero maps (every pixel tied), 2000 images 28 x 28, k = 0.1 -> 78 pixels each: the share of
+    # kept pixels in the top half is hypergeometric with sd 0.054 per image, 0.0012 over the mean
+    n, m = 2000, num_kept(0.1, 784)
+    mask = keep_mask(torch.zeros(n, 28, 28), 0.1, "top", seed=7)
+    assert (mask.flatten(1).sum(1) == m).all()
+    top_share = mask[:, :14].flatten(1).sum(1).double() / m
+    assert abs(top_share.mean().item() - 0.5) < 0.01
+    # every pixel kept about k of the time (no position favoured): 2000 x 0.1 = 200 +- 13.4
+    per_pixel = mask.sum(0).double()
+    assert (per_pixel - 200).abs().max().item() < 6 * 13.4
+
+
+def test_ties_keep_top_and_bottom_complements_and_seed_reaches_mask_by_attribution():
+    attr = torch.tensor([[[0.0, 1.0, 0.0, 0.0], [2.0, 0.0, 0.0, 0.0]]]).repeat(3, 1, 1)
+    for seed in (0, 5):
+        assert torch.equal(keep_mask(attr, 0.25, "top", seed=seed), ~keep_mask(attr, 0.75, "bottom", seed=seed))
+        top = keep_mask(attr, 0.5, "top", seed=seed)
+        assert top[:, 0, 1].all() and top[:, 1, 0].all()  # the two untied largest are always kept
+        x = torch.arange(24.0).view(3, 1, 2, 4)
+        out = mask_by_attribution(x, attr, 0.5, "top", fill=-1.0, seed=seed)
+        assert torch.equal(out != -1.0, top.unsqueeze(1))
+
+
+def test_seed_must_be_an_integer():
+    with pytest.raises(ConfigError, match="seed=0.5"):
+        pixel_ranking(torch.zeros(1, 2, 2), seed=0.5)

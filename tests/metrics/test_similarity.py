@@ -70,7 +70,9 @@ def test_spearman_matches_scipy_on_normalised_maps():
 
 def test_negation_flips_signed_but_not_abs():
     maps = _smooth_maps()
-    np.testing.assert_allclose(spearman_signed(maps, -maps), -1.0, atol=1e-12)
+    # PAIR's diverging map clips s > span = |p99(s)| to 1: the top 1% of each map tie, so rho is
+    # -1 up to those ties (about 8 of 784 pixels).
+    np.testing.assert_allclose(spearman_signed(maps, -maps), -1.0, atol=1e-4)
     np.testing.assert_allclose(spearman_abs(maps, -maps), 1.0, atol=1e-12)
 
 

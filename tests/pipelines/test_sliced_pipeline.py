@@ -26,7 +26,7 @@ def test_resnet_small_slot_trains_explains_and_scores_from_memory():
         "zoo.resnet_small.train_classifier", "zoo.resnet_small.explain_examples", "zoo.resnet_small.score_classifier"}
     outputs = SequentialRunner().run(sliced, catalog)
     examples = catalog["zoo.resnet_small.examples"].load()
-    assert examples["maps"].shape == (2, 2, 32, 32)
+    assert examples["maps"].shape == (2, 2, 3, 32, 32)  # [methods, images, C, H, W]
     assert examples["status"][0] == "ok" and examples["status"][1].startswith("not applicable")
     assert torch.isnan(examples["maps"][1]).all()
     table = outputs["zoo.resnet_small_accuracy"].load()

@@ -85,6 +85,9 @@ def test_robustness_rows_on_a_linear_boundary():
     assert robust["model"] == "m" and robust["n"] == 4
     _, small = robustness_rows(Threshold(), x, y, norm="linf", eps=0.01, steps=5, seed=0, study="s", dataset="d", model="m")
     assert small["value"] == 1.0 and small["method"] == "pgd_linf"
+    _, restarted = robustness_rows(Threshold(), x, y, norm="l2", eps=0.2, steps=20, seed=0, restarts=3,
+                                   study="s", dataset="d", model="m")
+    assert restarted["value"] == 0.5  # the far two survive every restart, the near two never do
 
 
 def test_input_gradient_scores_of_a_linear_model_are_its_weights():

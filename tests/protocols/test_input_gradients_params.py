@@ -48,6 +48,8 @@ def test_base_and_gpu_parameters_parse():
         ({"diffroar": {"k_levels": [0.1]}}, r"input_gradients\.diffroar: unknown parameter 'k_levels'"),
         ({"models": {"blockmnist": {"attack": {"norm": "l1"}}}}, r"input_gradients\.models\.blockmnist\.attack\.norm"),
         ({"models": {"blockmnist": {"attack": {"eps": -1.0}}}}, r"input_gradients\.models\.blockmnist\.attack: eps"),
+        ({"models": {"rgb": {"attack": {"restarts": 0}}}},
+         r"input_gradients\.models\.rgb\.attack\.restarts must be >= 1, got restarts=0"),
         ({"models": {"rgb": {"robust": {"epochs": 0}}}}, r"input_gradients\.models\.rgb\.robust"),
         ({"data": {"rgb": {"source": "cifar10"}}}, r"input_gradients\.data\.rgb\.root: required"),
         ({"data": {"blockmnist": {"classes": [3, 3]}}}, r"input_gradients\.data\.blockmnist\.classes"),

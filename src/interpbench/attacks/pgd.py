@@ -15,6 +15,21 @@ sphere, scaled by the radius ``eps * U^(1/d)`` (uniform in volume). The default 
 
 Targeted attacks *descend* the cross-entropy toward ``target`` instead of ascending it on ``y``.
 
+Which iterate is returned (``iterate``): ``"worst"`` (default) keeps, per example, the worst of
+the iterates ``x^0`` (the start) ... ``x^T``: one that reaches the attack's goal (misclassified; for
+targeted attacks, classified as ``target``) if any does, and among those, or else among all, the
+one with the highest attack loss (cross-entropy on ``y``; minus the cross-entropy on ``target``).
+This is the practice of AutoAttack's APGD (``x_best_adv``: an iterate that misclassifies) and of
+the MadryLab ``robustness`` library (``use_best=True``: the highest-loss iterate), so that an
+example fooled at step t and un-fooled at step T (oscillating steps) is not counted as robust.
+``"last"`` returns ``x^T`` (Madry et al.'s eq. (2) as written). The loss of ``x^t`` is read from
+the forward pass of step t (one extra forward pass for ``x^T``).
+
+Random restarts (``restarts``, Madry et al. §3; ``robustness``'s ``random_restarts``): the attack
+is run ``restarts`` times from independent random starts and, per example, the worst result by the
+same rule is kept, so an example is robust only if it survives every restart. The first restart
+draws the same start as a single run, so more restarts never make an example less fooled.
+
 The model is run in eval mode during the attack and its mode and every parameter's
 ``requires_grad`` are restored afterwards; gradients are taken with :func:`torch.autograd.grad`
 with respect to the input only (parameters are frozen while attacking, so no graph is built for
@@ -37,6 +52,18 @@ from ..errors import ConfigError
 
 NORMS = ("linf", "l2")
 _TINY = 1e-12
+
+
+ITERATES = ("worst", "last")
+
+
+def _check_choice(iterate, restarts, random_start) -> None:
+    if iterate not in ITERATES:
+        raise ConfigError(f"PGD iterate must be one of {list(ITERATES)}, got iterate={iterate!r}.")
+    if isinstance(restarts, bool) or not isinstance(restarts, numbers.Integral) or restarts < 1:
+        raise ConfigError(f"PGD restarts must be an integer >= 1, got restarts={restarts!r}.")
+    if restarts > 1 and not random_start:
+        raise ConfigError(f"PGD restarts={restarts} needs random_start=True (restarts from the same point repeat).")
 
 
 def _check_args(eps, norm, steps, step_size, clamp) -> str:
@@ -118,7 +145,10 @@ def _attack(
     target,
     clamp: tuple[float, float] | None,
     generator: torch.Generator | None,
+    iterate: str = "worst",
+    restarts: int = 1,
 ) -> torch.Tensor:
+    _check_choice(iterate, restarts, random_start)
     if targeted:
         if target is None:
             raise ConfigError("PGD targeted=True needs target= (an int or one class index per example).")
@@ -140,22 +170,51 @@ def _attack(
         x_adv = x + delta
         return x_adv.clamp(lo, hi) if clamp is not None else x_adv
 
-    x_adv = project(x + _random_start(x, eps, norm, generator)) if random_start else x.clone()
-    if len(x) == 0:
-        return x_adv
-    with _frozen_eval(model), torch.enable_grad():
-        for _ in range(steps):
-            x_adv = x_adv.detach().requires_grad_(True)
-            loss = F.cross_entropy(model(x_adv), labels, reduction="sum")
-            (grad,) = torch.autograd.grad(loss, x_adv)
-            if targeted:
-                grad = -grad
-            if norm == "linf":
-                direction = grad.sign()
-            else:
-                direction = grad / (_per_example_norm(grad) + _TINY)
-            x_adv = project(x_adv.detach() + alpha * direction)
-    return x_adv.detach()
+    def score(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(goal reached, attack loss) per example: what ``iterate="worst"`` maximises."""
+        ce = F.cross_entropy(logits.detach(), labels, reduction="none")
+        hit = logits.detach().argmax(1) == labels
+        return (hit, -ce) if targeted else (~hit, ce)
+
+    best = best_hit = best_loss = None
+    for _ in range(restarts):
+        x_adv = project(x + _random_start(x, eps, norm, generator)) if random_start else x.clone()
+        if len(x) == 0:
+            return x_adv
+        run = run_hit = run_loss = None
+        with _frozen_eval(model), torch.enable_grad():
+            for _ in range(steps):
+                x_adv = x_adv.detach().requires_grad_(True)
+                logits = model(x_adv)
+                if iterate == "worst":
+                    run, run_hit, run_loss = _keep_worse((run, run_hit, run_loss), (x_adv.detach(), *score(logits)))
+                loss = F.cross_entropy(logits, labels, reduction="sum")
+                (grad,) = torch.autograd.grad(loss, x_adv)
+                if targeted:
+                    grad = -grad
+                if norm == "linf":
+                    direction = grad.sign()
+                else:
+                    direction = grad / (_per_example_norm(grad) + _TINY)
+                x_adv = project(x_adv.detach() + alpha * direction)
+            with torch.no_grad():
+                result = (x_adv.detach(), *score(model(x_adv)))
+        if iterate == "worst":
+            result = _keep_worse((run, run_hit, run_loss), result)
+        best, best_hit, best_loss = _keep_worse((best, best_hit, best_loss), result)
+    return best
+
+
+def _keep_worse(current, candidate):
+    """Per example, the worse (for the model) of two ``(x, goal reached, loss)`` triples: reaching
+    the goal beats not reaching it, then the higher loss wins; ties keep ``current``."""
+    x, hit, loss = current
+    if x is None:
+        return candidate
+    cx, chit, closs = candidate
+    take = (chit & ~hit) | ((chit == hit) & (closs > loss))
+    view = take.view(-1, *([1] * (x.dim() - 1)))
+    return torch.where(view, cx, x), torch.where(take, chit, hit), torch.where(take, closs, loss)
 
 
 def pgd_attack(
@@ -172,14 +231,17 @@ def pgd_attack(
     target: int | torch.Tensor | None = None,
     clamp: tuple[float, float] | None = (0.0, 1.0),
     seed: int | None = None,
+    iterate: str = "worst",
+    restarts: int = 1,
 ) -> torch.Tensor:
     """PGD adversarial examples ``x_adv`` of ``x`` (``[N, C, H, W]``) within ``eps`` in ``norm``.
 
     Untargeted: ascend the cross-entropy on the true labels ``y``. Targeted (``targeted=True``):
     descend the cross-entropy toward ``target`` (an int or ``[N]`` class indices; ``y`` is then
     unused). ``step_size`` defaults to ``2.5 * eps / steps`` (Madry et al. 2018). ``seed`` seeds the
-    random start (``None``: torch's global generator). Returns the last iterate, detached, on
-    ``x``'s device; ``||x_adv - x|| <= eps`` in the chosen norm and ``x_adv`` lies in ``clamp``.
+    random start (``None``: torch's global generator). Returns, per example, the worst iterate
+    over ``restarts`` random restarts (``iterate="worst"``; ``"last"``: the last iterate of each
+    restart; see the module docstring), detached, on ``x``'s device; ``||x_adv - x|| <= eps`` in the chosen norm and ``x_adv`` lies in ``clamp``.
     ``clamp`` must contain ``x`` (images in [0, 1]); pass ``clamp=None`` for inputs that are
     already normalised, or the box would pull ``x_adv`` out of the ball.
     """
@@ -189,6 +251,7 @@ def pgd_attack(
     return _attack(
         model, x, y, eps=float(eps), norm=norm, steps=steps, step_size=step_size,
         random_start=random_start, targeted=targeted, target=target, clamp=clamp, generator=generator,
+        iterate=iterate, restarts=restarts,
     )
 
 
@@ -199,7 +262,7 @@ class PGDPerturber:
     Madry et al. 2018 train on ``min_theta E[max_{||delta|| <= eps} L(f_theta(x + delta), y)]``;
     :func:`interpbench.models.training.train_model` calls this on every batch. With a ``seed``, one
     generator is seeded once and advanced across calls, so every batch gets a fresh random start and
-    the whole run is reproducible.
+    the whole run is reproducible. ``iterate`` and ``restarts`` as in :func:`pgd_attack`.
     """
 
     eps: float
@@ -209,12 +272,16 @@ class PGDPerturber:
     random_start: bool = True
     clamp: tuple[float, float] | None = (0.0, 1.0)
     seed: int | None = None
+    iterate: str = "worst"
+    restarts: int = 1
     _generator: torch.Generator | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         self.norm = _check_args(self.eps, self.norm, self.steps, self.step_size, self.clamp)
         self.eps = float(self.eps)
         self.steps = int(self.steps)
+        _check_choice(self.iterate, self.restarts, self.random_start)
+        self.restarts = int(self.restarts)
         if self.seed is not None:
             self._generator = torch.Generator().manual_seed(int(self.seed))
 
@@ -222,7 +289,7 @@ class PGDPerturber:
         return _attack(
             model, x, y, eps=self.eps, norm=self.norm, steps=self.steps, step_size=self.step_size,
             random_start=self.random_start, targeted=False, target=None, clamp=self.clamp,
-            generator=self._generator,
+            generator=self._generator, iterate=self.iterate, restarts=self.restarts,
         )
 
 
@@ -235,6 +302,9 @@ def pgd_perturber(
     random_start: bool = True,
     clamp: tuple[float, float] | None = (0.0, 1.0),
     seed: int | None = None,
+    iterate: str = "worst",
+    restarts: int = 1,
 ) -> PGDPerturber:
-    """``perturb(model, x, y) -> x_adv`` for ``train_model(..., perturb=...)`` (untargeted PGD)."""
-    return PGDPerturber(eps, norm, steps, step_size, random_start, clamp, seed)
+    """``perturb(model, x, y) -> x_adv`` for ``train_model(..., perturb=...)`` or
+    ``accuracy_per_item(..., perturb=...)`` (untargeted PGD)."""
+    return PGDPerturber(eps, norm, steps, step_size, random_start, clamp, seed, iterate, restarts)

@@ -10,7 +10,17 @@ largest ``|a|``; the score is the fraction of them that fall in the null block,
 A map that highlights the discriminative features gives ≈ 0; Shah et al. find ≈ 40-50% for input
 gradients of standard models ("feature leakage") and far less for adversarially robust ones. Lower
 is better; a uniformly random map gives the null block's area fraction (0.5 on BlockMNIST).
-Ranking is the stable one of :mod:`interpbench.metrics.roar` (ties go to the lower flat index).
+
+Ties at the k-th score (zero gradients, GradCAM plateaus) are counted fractionally: when ``g``
+pixels score above the m-th largest score ``t`` and ``c`` pixels equal it, each tied pixel counts
+``(m - g) / c``, so the score is
+
+    (|{a > t} ∩ null| + (m - g) / c · |{a = t} ∩ null|) / m,
+
+the exact mean over all orders of the tied pixels (what a uniformly random tie-break gives on
+average), without the noise of one draw and without favouring any position: an all-zero map gives
+exactly the null block's share of the pixels. (Taking ties by flat index, as a stable sort does,
+would give 0 or 1 on BlockMNIST depending on which block is on top.)
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
-from .roar import num_kept, pixel_ranking, pixel_scores
+from .roar import num_kept, pixel_scores
 
 
 def null_block_share(maps, signal_mask, k: float) -> np.ndarray:
@@ -39,6 +49,10 @@ def null_block_share(maps, signal_mask, k: float) -> np.ndarray:
         raise ConfigError(f"signal_mask {tuple(signal.shape)} does not match maps {tuple(scores.shape)}.")
     n, h, w = scores.shape
     m = max(1, num_kept(float(k), h * w))
-    top = pixel_ranking(scores)[:, :m]
-    in_null = ~signal.reshape(n, h * w).to(top.device).gather(1, top)
-    return in_null.sum(dim=1).double().div(m).cpu().numpy()
+    flat = scores.reshape(n, h * w)
+    null = ~signal.reshape(n, h * w).to(flat.device)
+    t = flat.topk(m, dim=1).values[:, -1:]  # the m-th largest score
+    above, tied = flat > t, flat == t
+    share_of_ties = (m - above.sum(dim=1)).double() / tied.sum(dim=1).double()
+    counted = (above & null).sum(dim=1).double() + share_of_ties * (tied & null).sum(dim=1).double()
+    return counted.div(m).cpu().numpy()

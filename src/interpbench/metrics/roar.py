@@ -13,9 +13,12 @@ ones (assumption (A) holds); ≈ 0 is what a random attribution gives; < 0 means
 inverted. Higher is better.
 
 A "coordinate" here is a pixel: for multi-channel attributions the score of a pixel is the sum of
-|attribution| over channels, and a kept pixel keeps all its channels. Ranking is by a stable sort on
-descending score, so ties go to the lower flat index (row-major) first; top-k and bottom-(HW-k)
-are exact complements. The number kept is ``round(k * H * W)``, rounded half up.
+|attribution| over channels, and a kept pixel keeps all its channels. Ranking is by descending
+score with ties in a seeded random order (``seed``, default 0: deterministic): a stable sort of the
+scores taken in a random permutation of the pixels. Breaking ties by flat index instead would send
+every tie (zero gradients, GradCAM plateaus) to the top rows of the image, which on BlockMNIST is
+one of the two blocks. Maps without ties rank the same whatever the seed; top-k and bottom-(HW-k)
+are exact complements for one seed. The number kept is ``round(k * H * W)``, rounded half up.
 """
 
 from __future__ import annotations
@@ -56,20 +59,28 @@ def pixel_scores(attributions) -> torch.Tensor:
     return a
 
 
-def pixel_ranking(attributions) -> torch.Tensor:
-    """Flat pixel indices ``[N, H*W]`` from most to least important (stable: ties by lower index)."""
+def pixel_ranking(attributions, *, seed: int = 0) -> torch.Tensor:
+    """Flat pixel indices ``[N, H*W]`` from most to least important; equal scores in a random order
+    drawn from ``seed`` (a ``torch.Generator`` on the CPU; the order of image i depends on ``seed``
+    and ``i``)."""
     scores = pixel_scores(attributions).flatten(1)
-    return torch.sort(scores, dim=1, descending=True, stable=True).indices
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"seed must be an integer, got seed={seed!r}.")
+    gen = torch.Generator().manual_seed(int(seed))
+    perm = torch.rand(scores.shape, generator=gen).argsort(dim=1).to(scores.device)  # a random permutation per row
+    order = torch.sort(scores.gather(1, perm), dim=1, descending=True, stable=True).indices
+    return perm.gather(1, order)
 
 
-def keep_mask(attributions, k: float, keep: str = "top") -> torch.Tensor:
-    """Boolean ``[N, H, W]``: True on exactly ``round(k*H*W)`` pixels per image (its top- or bottom-k)."""
+def keep_mask(attributions, k: float, keep: str = "top", *, seed: int = 0) -> torch.Tensor:
+    """Boolean ``[N, H, W]``: True on exactly ``round(k*H*W)`` pixels per image (its top- or bottom-k;
+    ties in the seeded random order of :func:`pixel_ranking`)."""
     k = _check_fraction(k)
     if keep not in KEEP:
         raise ConfigError(f"keep must be one of {list(KEEP)}, got keep={keep!r}.")
     scores = pixel_scores(attributions)
     n, h, w = scores.shape
-    order = pixel_ranking(scores)
+    order = pixel_ranking(scores, seed=seed)
     m = num_kept(k, h * w)
     chosen = order[:, :m] if keep == "top" else order[:, h * w - m :]
     mask = torch.zeros(n, h * w, dtype=torch.bool, device=order.device)
@@ -102,13 +113,16 @@ def mask_by_attribution(
     k: float,
     keep: str = "top",
     fill: float | torch.Tensor | None = None,
+    *,
+    seed: int = 0,
 ) -> torch.Tensor:
     """Keep the top-k (or bottom-k) pixels of each image by |attribution|; replace the rest with ``fill``.
 
     ``x``: ``[N, C, H, W]``; ``attributions``: ``[N, H, W]`` or ``[N, C, H, W]`` (abs-summed over C).
     ``fill``: a number, a per-channel ``[C]`` or a mean image ``[C, H, W]``; ``None`` uses the
     per-channel mean of ``x`` itself (pass the training-set mean when masking batch by batch).
-    Exactly ``round(k*H*W)`` pixels (all channels) of each image are left unchanged.
+    Exactly ``round(k*H*W)`` pixels (all channels) of each image are left unchanged; ties are
+    broken in the seeded random order of :func:`pixel_ranking` (``seed``).
     """
     x = torch.as_tensor(x)
     if x.dim() != 4:
@@ -118,7 +132,7 @@ def mask_by_attribution(
         raise ConfigError(
             f"attributions {tuple(torch.as_tensor(attributions).shape)} do not match images {tuple(x.shape)}."
         )
-    mask = keep_mask(scores, k, keep).to(x.device).unsqueeze(1)
+    mask = keep_mask(scores, k, keep, seed=seed).to(x.device).unsqueeze(1)
     return torch.where(mask, x, _fill_tensor(fill, x).expand_as(x))
 
 

@@ -2,16 +2,23 @@
 Saliency Maps*, §3 "Quantitative comparison").
 
 Every metric takes the original maps ``A`` and the maps under randomization ``B``, both
-``[N, H, W]`` (numpy arrays or torch tensors), and returns a float64 numpy array ``[N]``: one value
-per image, 1 for identical maps. A pair with any non-finite pixel scores NaN.
+``[N, C, H, W]`` with the method's raw channels, or ``[N, H, W]`` (one channel) (numpy arrays or
+torch tensors), and returns a float64 numpy array ``[N]``: one value per image, 1 for identical
+maps. A pair with any non-finite pixel scores NaN.
 
-- ``spearman_abs``: Spearman rank correlation of the absolute-value normalised maps.
-- ``spearman_signed``: Spearman rank correlation of the signed (diverging) normalised maps.
-- ``ssim``: structural similarity (Wang et al. 2004) of the min-max normalised maps.
-- ``hog_similarity``: rank correlation of the HOG descriptors (Dalal & Triggs 2005) of the
-  min-max normalised maps.
+As in the authors' code (``notebooks/inceptionv3_cascading_randomization.ipynb``, the metrics
+cell: ``spr`` on ``abs_grayscale_norm`` / ``diverging_norm`` masks, ``ssim`` and ``feature.hog`` on
+``normalize_image`` masks, all of them [H, W, 3]):
 
-The normalisations are those of :func:`interpbench.explain.postprocess.normalize`.
+- ``spearman_abs``: Spearman rank correlation of the PAIR grayscale maps (sum of |a| over channels).
+- ``spearman_signed``: Spearman rank correlation of the PAIR diverging maps (signed channel sum).
+- ``ssim``: structural similarity (Wang et al. 2004) of the min-max normalised multi-channel maps,
+  averaged over channels (``multichannel=True``).
+- ``hog_similarity``: Spearman rank correlation of the HOG descriptors (Dalal & Triggs 2005) of
+  the min-max normalised multi-channel maps.
+
+The normalisations are those of :func:`interpbench.explain.postprocess.normalize`; channels must
+reach them unaggregated (``|a|`` is taken per channel before the sum).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ SSIM_SIGMA = 1.5
 SSIM_MIN_SIDE = 2 * int(3.5 * SSIM_SIGMA + 0.5) + 1
 HOG_ORIENTATIONS = 9
 HOG_CELLS_PER_BLOCK = 3
+HOG_MAX_CELL = 16  # the authors' pixels_per_cell=(16, 16)
 
 
 def _rank_features(how: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -46,7 +54,9 @@ def _rank_features(how: str) -> Callable[[np.ndarray], np.ndarray]:
 def spearman_abs(A, B) -> np.ndarray:
     """Spearman rank correlation of ``normalize(A, "abs")`` and ``normalize(B, "abs")``, per image.
 
-    rho = Pearson(rank(a), rank(b)) = cov(R_a, R_b) / (sigma_{R_a} sigma_{R_b}) over the H*W pixels,
+    ``normalize(., "abs")`` is PAIR's ``VisualizeImageGrayscale``: ``g = sum_c |a_c|``, then
+    ``clip((g - min g) / (p99(g) - min g), 0, 1)``; the authors' ``spr(abs_norm_a.flatten(),
+    abs_norm_b.flatten())``. rho = Pearson(rank(a), rank(b)) = cov(R_a, R_b) / (sigma_{R_a} sigma_{R_b}) over the H*W pixels,
     ties given their average rank (as ``scipy.stats.spearmanr``). Insensitive to the sign of the
     attributions. A constant map has no ranking: NaN.
     """
@@ -56,8 +66,10 @@ def spearman_abs(A, B) -> np.ndarray:
 def spearman_signed(A, B) -> np.ndarray:
     """Spearman rank correlation of the signed (diverging) normalised maps, per image.
 
-    Same formula as :func:`spearman_abs` on ``normalize(., "signed")``: a map and its negation
-    score -1. A constant map: NaN.
+    Same formula as :func:`spearman_abs` on ``normalize(., "signed")``, PAIR's
+    ``VisualizeImageDiverging``: ``s = sum_c a_c``, ``span = |p99(s)|``,
+    ``clip((s + span) / (2 span), -1, 1)``. Monotone in ``s`` up to the clipping, so a map and its
+    negation score about -1. A constant map: NaN.
     """
     return SIMILARITY_METRICS["spearman_signed"](A, B)
 
@@ -69,18 +81,25 @@ def ssim(A, B) -> np.ndarray:
     ((2 mu_x mu_y + C1)(2 sigma_xy + C2)) / ((mu_x^2 + mu_y^2 + C1)(sigma_x^2 + sigma_y^2 + C2)),
     C1 = (0.01 L)^2, C2 = (0.03 L)^2, L = 1 (``data_range``), with an 11x11 Gaussian window of
     sigma 1.5 and population covariances (``use_sample_covariance=False``): Wang et al.'s settings,
-    as used by Adebayo et al. Maps must be at least 11 x 11.
+    as used by Adebayo et al. Multi-channel maps (min-max normalised jointly over channels and
+    pixels) score the mean of the per-channel SSIMs, as skimage's ``multichannel=True`` in the
+    authors' code. Maps must be at least 11 x 11.
+
+    Known difference from the authors' call ``compare_ssim(x, y, gaussian_weights=True,
+    multichannel=True)`` (skimage 0.14): it left ``data_range`` unset, which for float32 images
+    means L = 2 (skimage's float range [-1, 1]), and used sample covariances; this follows Wang et
+    al.'s constants (L = 1, population covariances) instead.
     """
     return SIMILARITY_METRICS["ssim"](A, B)
 
 
 def _ssim_features(a: np.ndarray) -> np.ndarray:
-    if min(a.shape[1:]) < SSIM_MIN_SIDE:
+    if min(a.shape[2:]) < SSIM_MIN_SIDE:
         raise DataError(
             f"ssim needs maps of at least {SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} pixels (Gaussian window, "
-            f"sigma {SSIM_SIGMA}); got {a.shape[1]}x{a.shape[2]}."
+            f"sigma {SSIM_SIGMA}); got {a.shape[2]}x{a.shape[3]}."
         )
-    return _norm(a, "minmax")
+    return _norm(a, "minmax")  # [N, C, H, W], min-max over all channels
 
 
 def _ssim_compare(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -88,7 +107,11 @@ def _ssim_compare(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     data_range=1)`` for a whole stack at once. skimage takes one image pair per call; this is the
     same formula (same filter: Gaussian, truncate 3.5, reflect; mean over the map less a 5-pixel
     border), vectorised over images because it runs for every method x randomization step.
-    Tested equal to skimage."""
+    ``[N, C, H, W]`` maps give the mean over channels (skimage's ``channel_axis``). Tested equal
+    to skimage."""
+    n, c = x.shape[:2]
+    x, y = x.reshape(n * c, *x.shape[2:]), y.reshape(n * c, *y.shape[2:])
+
     def blur(z):
         return gaussian_filter(z, sigma=(0, SSIM_SIGMA, SSIM_SIGMA), truncate=3.5, mode="reflect")
 
@@ -97,16 +120,24 @@ def _ssim_compare(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     vx, vy, vxy = blur(x * x) - ux * ux, blur(y * y) - uy * uy, blur(x * y) - ux * uy
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
     pad = (SSIM_MIN_SIDE - 1) // 2
-    return s[:, pad:-pad, pad:-pad].mean(axis=(1, 2))
+    return s[:, pad:-pad, pad:-pad].mean(axis=(1, 2)).reshape(n, c).mean(axis=1)
 
 
 def hog_similarity(A, B, correlation: str = "spearman") -> np.ndarray:
     """Rank correlation of the HOG descriptors of the min-max normalised maps, per image.
 
     HOG (Dalal & Triggs 2005, ``skimage.feature.hog``): 9 unsigned orientation bins,
-    ``pixels_per_cell = max(4, side // 7)`` per axis (about a 7 x 7 grid of cells whatever the map
-    size), 3 x 3 cells per block, L2-Hys block normalisation. Adebayo et al. correlate the two HOG
-    vectors; ``correlation="spearman"`` (default, rank correlation) or ``"pearson"``.
+    ``pixels_per_cell = min(16, max(4, side // 7))`` per axis (the authors' 16 x 16 cells on
+    ImageNet-sized maps, from 112 pixels up; about a 7 x 7 grid of cells on smaller maps, where 16
+    would leave fewer than 3 cells), 3 x 3 cells per block, L2-Hys block normalisation. A
+    multi-channel map gives, per pixel, the gradient of the channel where it is largest
+    (skimage's ``channel_axis``, the authors' ``multichannel`` HOG of [H, W, 3] masks).
+
+    Correlation: Adebayo et al.'s code takes the *Spearman* rank correlation of the two HOG vectors
+    (``rank_corr_hog = spr(normal_hog, rand_hog)[0]`` with ``spr = scipy.stats.spearmanr``,
+    ``notebooks/inceptionv3_cascading_randomization.ipynb`` of adebayoj/sanity_checks_saliency),
+    although the paper's text (§3) says "Pearson correlation of the histogram of gradients (HOGs)".
+    The default follows the code: ``correlation="spearman"``; ``"pearson"`` gives the text's.
 
     Border fix: skimage sets the gradient *across* the image border to zero, so every border
     pixel votes for the 0 or 90 degree bin and two independent noise maps correlate at about
@@ -123,12 +154,17 @@ def hog_similarity(A, B, correlation: str = "spearman") -> np.ndarray:
     return metric(A, B)
 
 
+def hog_cells(height: int, width: int) -> tuple[int, int]:
+    """HOG ``pixels_per_cell``: ``min(16, max(4, side // 7))`` per axis."""
+    return tuple(min(HOG_MAX_CELL, max(4, side // 7)) for side in (height, width))
+
+
 def _hog_features(a: np.ndarray) -> np.ndarray:
-    cells = tuple(max(4, side // 7) for side in a.shape[1:])
-    if any(side // c < HOG_CELLS_PER_BLOCK for side, c in zip(a.shape[1:], cells)):
+    cells = hog_cells(*a.shape[2:])
+    if any(side // c < HOG_CELLS_PER_BLOCK for side, c in zip(a.shape[2:], cells)):
         raise DataError(
             f"hog_similarity needs maps of at least {HOG_CELLS_PER_BLOCK * 4} pixels per side; "
-            f"got {a.shape[1]}x{a.shape[2]}."
+            f"got {a.shape[2]}x{a.shape[3]}."
         )
     return np.stack([_hog(m, cells) for m in _norm(a, "minmax")])
 
@@ -154,9 +190,9 @@ class SimilarityMetric:
     description: str
 
     def prepare(self, A) -> tuple[np.ndarray, np.ndarray]:
-        """``(features of the finite maps, mask of finite maps)`` for ``A`` [N, H, W]."""
+        """``(features of the finite maps, mask of finite maps)`` for ``A`` [N, C, H, W] or [N, H, W]."""
         a = _maps(A)
-        ok = np.isfinite(a).all(axis=(1, 2))
+        ok = np.isfinite(a).all(axis=(1, 2, 3))
         return (self.features(a[ok]) if ok.any() else None), ok
 
     def against(self, prepared: tuple[np.ndarray, np.ndarray], B) -> np.ndarray:
@@ -165,7 +201,7 @@ class SimilarityMetric:
         b = _maps(B)
         if b.shape[0] != ok_a.shape[0]:
             raise DataError(f"Similarity metrics compare two map sets of the same shape; got {ok_a.shape[0]} and {b.shape[0]} maps.")
-        ok = ok_a & np.isfinite(b).all(axis=(1, 2))
+        ok = ok_a & np.isfinite(b).all(axis=(1, 2, 3))
         out = np.full(ok.shape, np.nan)
         if ok.any():
             out[ok] = self.compare(fa[ok[ok_a]], self.features(b[ok]))
@@ -173,9 +209,9 @@ class SimilarityMetric:
 
     def __call__(self, A, B) -> np.ndarray:
         a, b = _to_numpy(A), _to_numpy(B)
-        if a.ndim != 3 or a.shape != b.shape:
+        if a.ndim not in (3, 4) or a.shape != b.shape:
             raise DataError(
-                f"Similarity metrics compare two map sets of the same shape [N, H, W]; "
+                f"Similarity metrics compare two map sets of the same shape [N, C, H, W] or [N, H, W]; "
                 f"got {a.shape} and {b.shape}."
             )
         return self.against(self.prepare(a), b)
@@ -212,10 +248,11 @@ def _to_numpy(x) -> np.ndarray:
 
 
 def _maps(A) -> np.ndarray:
+    """``[N, C, H, W]`` float64 (``[N, H, W]`` becomes one channel)."""
     a = _to_numpy(A)
-    if a.ndim != 3:
-        raise DataError(f"Similarity metrics take maps [N, H, W]; got shape {a.shape}.")
-    return a
+    if a.ndim not in (3, 4):
+        raise DataError(f"Similarity metrics take maps [N, C, H, W] or [N, H, W]; got shape {a.shape}.")
+    return a[:, None] if a.ndim == 3 else a
 
 
 def _norm(maps: np.ndarray, how: str) -> np.ndarray:
@@ -223,12 +260,15 @@ def _norm(maps: np.ndarray, how: str) -> np.ndarray:
 
 
 def _hog(m: np.ndarray, cells: tuple[int, int]) -> np.ndarray:
-    padded = np.pad(m, ((cells[0],) * 2, (cells[1],) * 2), mode="symmetric")
+    """HOG of one ``[C, H, W]`` map, padded by one cell (see :func:`hog_similarity`)."""
+    padded = np.pad(m, ((0, 0), (cells[0],) * 2, (cells[1],) * 2), mode="symmetric")
+    multichannel = padded.shape[0] > 1
     blocks = hog(
-        padded, orientations=HOG_ORIENTATIONS, pixels_per_cell=cells,
-        cells_per_block=(HOG_CELLS_PER_BLOCK,) * 2, block_norm="L2-Hys", feature_vector=False,
+        np.moveaxis(padded, 0, -1) if multichannel else padded[0], orientations=HOG_ORIENTATIONS,
+        pixels_per_cell=cells, cells_per_block=(HOG_CELLS_PER_BLOCK,) * 2, block_norm="L2-Hys",
+        feature_vector=False, channel_axis=-1 if multichannel else None,
     )  # [blocks_r, blocks_c, 3, 3, 9] over the padded map; keep the blocks on the original map
-    keep = [side // c - HOG_CELLS_PER_BLOCK + 1 for side, c in zip(m.shape, cells)]
+    keep = [side // c - HOG_CELLS_PER_BLOCK + 1 for side, c in zip(m.shape[1:], cells)]
     return blocks[1:1 + keep[0], 1:1 + keep[1]].ravel()
 
 

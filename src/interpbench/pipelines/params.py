@@ -118,6 +118,7 @@ class AttackParams:
     steps: int = 10
     step_size: float | None = None  # None: 2.5 * eps / steps
     eval_steps: int | None = None  # PGD steps for robust_acc (None: ``steps``)
+    restarts: int = 1  # random restarts for robust_acc (worst over restarts); training uses one
 
 
 @dataclass
@@ -236,6 +237,8 @@ def input_gradients_params(raw: dict, where: str = "input_gradients") -> InputGr
         attack = getattr(p.models, name).attack
         if not attack.eps > 0 or attack.steps < 1 or (attack.eval_steps is not None and attack.eval_steps < 1):
             raise ConfigError(f"{where}.models.{name}.attack: eps must be > 0 and steps, eval_steps >= 1, got {attack}.")
+        if attack.restarts < 1:
+            raise ConfigError(f"{where}.models.{name}.attack.restarts must be >= 1, got restarts={attack.restarts!r}.")
     if p.n_boot < 1 or p.explanation.batch_size < 1 or p.report.figure_images < 1 or (p.cpu_threads or 1) < 1:
         raise ConfigError(f"{where}: n_boot, cpu_threads, explanation.batch_size and report.figure_images must be >= 1.")
     if not p.explanation.methods:

@@ -118,9 +118,12 @@ def blockmnist_split(
 # --- Training and robustness --------------------------------------------------------------------
 
 
-def attack_perturber(norm: str, eps: float, steps: int, step_size: float | None, seed: int):
-    """Untargeted PGD (random start, projection, [0, 1] clamp) as ``perturb(model, x, y)``."""
-    return pgd_perturber(eps, norm, steps, step_size, seed=seed)
+def attack_perturber(
+    norm: str, eps: float, steps: int, step_size: float | None, seed: int, *, iterate: str = "worst", restarts: int = 1
+):
+    """Untargeted PGD (random start, projection, [0, 1] clamp) as ``perturb(model, x, y)``;
+    ``iterate`` and ``restarts`` as in :func:`interpbench.attacks.pgd_attack`."""
+    return pgd_perturber(eps, norm, steps, step_size, seed=seed, iterate=iterate, restarts=restarts)
 
 
 def train_variant(
@@ -137,11 +140,13 @@ def train_variant(
     ``min_theta E[max_{||delta|| <= eps} L(f_theta(x + delta), y)]``) of ``model`` in place.
 
     ``attack``: ``{norm, eps, steps, step_size}``; its random starts are seeded from ``cfg.seed``.
+    Training takes the last PGD iterate of one random start (Madry et al.'s eq. (2)).
     Returns the per-epoch history.
     """
     perturb = None
     if attack is not None:
-        perturb = attack_perturber(attack["norm"], attack["eps"], attack["steps"], attack.get("step_size"), cfg.seed)
+        perturb = attack_perturber(attack["norm"], attack["eps"], attack["steps"], attack.get("step_size"), cfg.seed,
+                                   iterate="last")
         log.info("%s: PGD-%s adversarial training, eps=%g, %d steps", desc, attack["norm"], attack["eps"], attack["steps"])
     return train_model(model, x, y, cfg, device, perturb=perturb, desc=desc)
 
@@ -158,18 +163,21 @@ def robustness_rows(
     seed: int = 0,
     n_boot: int = 1000,
     device: torch.device | str = "cpu",
+    restarts: int = 1,
     **keys: Any,
 ) -> list[dict]:
     """``clean_acc`` and ``robust_acc`` (accuracy on untargeted PGD examples at ``eps``) rows.
 
+    An example counts as robust only if no PGD iterate of any of the ``restarts`` random restarts
+    fools it (:func:`interpbench.attacks.pgd_attack`, ``iterate="worst"``).
     ``keys`` (study, dataset, model name, ...) identify the rows. The attack's random starts come
     from ``seed + 1`` (not the training stream).
     """
     clean = accuracy_per_item(classifier, x, y, device=device).numpy()
-    perturb = attack_perturber(norm, eps, steps, step_size, seed + 1)
+    perturb = attack_perturber(norm, eps, steps, step_size, seed + 1, iterate="worst", restarts=restarts)
     robust = accuracy_per_item(classifier, x, y, device=device, perturb=perturb).numpy()
-    log.info("%s: clean accuracy %.3f, PGD-%s (eps=%g, %d steps) accuracy %.3f",
-             keys.get("model", "model"), clean.mean(), norm, eps, steps, robust.mean())
+    log.info("%s: clean accuracy %.3f, PGD-%s (eps=%g, %d steps, %d restarts) accuracy %.3f",
+             keys.get("model", "model"), clean.mean(), norm, eps, steps, restarts, robust.mean())
     return [
         summarize(clean, seed=seed, n_boot=n_boot, method="none", metric="clean_acc", **keys),
         summarize(robust, seed=seed, n_boot=n_boot, method=f"pgd_{norm}", metric="robust_acc",
@@ -290,13 +298,15 @@ def retrain_masked(
     fill: str = "channel_mean",
     device: torch.device | str = "cpu",
     desc: str = "retrain",
+    seed: int = 0,
 ) -> torch.Tensor:
     """One ROAR retraining (Hooker et al. 2019; Shah et al. §3): keep the ``keep`` ("top" or
     "bottom") ``k`` fraction of each image's pixels by score, fill the rest with the training mean,
-    train ``build()`` on the masked train set and return its 0/1 correctness on the masked test set."""
+    train ``build()`` on the masked train set and return its 0/1 correctness on the masked test set.
+    Tied scores are ordered at random from ``seed`` (:func:`interpbench.metrics.roar.pixel_ranking`)."""
     value = fill_value(train["x"], fill)
-    x_tr = mask_by_attribution(train["x"], scores_train, k, keep, value)
-    x_te = mask_by_attribution(test["x"], scores_test, k, keep, value)
+    x_tr = mask_by_attribution(train["x"], scores_train, k, keep, value, seed=seed)
+    x_te = mask_by_attribution(test["x"], scores_test, k, keep, value, seed=seed)
     model = build()
     train_model(model, x_tr, train["y"], cfg, device, desc=desc)
     correct = accuracy_per_item(model, x_te, test["y"], device=device)

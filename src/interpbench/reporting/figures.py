@@ -28,14 +28,16 @@ def attribution_grid(
     signed: bool = False,
     title: str = "",
 ) -> plt.Figure:
-    """Grid: row 0 the input images, then one row per entry of ``maps`` [R, N, H, W].
+    """Grid: row 0 the input images, then one row per entry of ``maps`` [R, N, C, H, W] or [R, N, H, W].
 
-    Maps are normalised per image (abs: (|m|-min)/(p99-min); signed: m/p99(|m|)); NaN maps
-    (method not applicable) are left blank with a note.
+    Maps are normalised per image as in :func:`interpbench.explain.postprocess.normalize` (abs: PAIR
+    grayscale of sum_c |m_c|, shown on [0, 1]; signed: PAIR diverging of sum_c m_c, where 0.5 is
+    zero, shown on [0, 1] with a diverging colour map); NaN maps (method not applicable) are left
+    blank with a note.
     """
     n_rows, n_cols = maps.shape[0] + 1, maps.shape[1]
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.4 * n_cols + 1.2, 1.4 * n_rows), squeeze=False)
-    cmap = "coolwarm" if signed else "gray"
+    cmap = "coolwarm" if signed else "gray"  # both normalisations are shown on [0, 1]
     for j in range(n_cols):
         axes[0, j].imshow(_image(images[j]), cmap="gray" if images.shape[1] == 1 else None, vmin=0, vmax=1)
         if col_labels:
@@ -47,7 +49,7 @@ def attribution_grid(
                 ax.text(0.5, 0.5, "n/a", ha="center", va="center", fontsize=8)
             else:
                 shown = normalize(m[None], "signed" if signed else "abs")[0]
-                ax.imshow(shown, cmap=cmap, vmin=-1 if signed else 0, vmax=1)
+                ax.imshow(shown, cmap=cmap, vmin=0, vmax=1)
     for i, label in enumerate(["input", *row_labels]):
         axes[i, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
     for ax in axes.flat:
@@ -79,7 +81,8 @@ def randomization_grid(
 ) -> plt.Figure:
     """Adebayo et al.'s figure: per image, rows = methods, columns = input then each step's map.
 
-    ``maps`` is ``[S, M, N, H, W]``; each map is abs-normalised on its own ((|m|-min)/(p99-min)).
+    ``maps`` is ``[S, M, N, C, H, W]`` (or ``[S, M, N, H, W]``); each map is abs-normalised on its
+    own (PAIR grayscale: g = sum_c |m_c|, (g - min g) / (p99(g) - min g) clipped to [0, 1]).
     """
     if maps.numel() == 0:  # e.g. data randomization switched off
         fig, ax = plt.subplots(figsize=(4, 1))

@@ -113,7 +113,8 @@ def retrain_on_masked(source: dict, rankings: dict, params: dict, seed: int, dev
     with cpu_threads(p.cpu_threads):
         correct = retrain_masked(source["train"], source["test"], rankings["train"], rankings["test"], k=k, keep=keep,
                                  build=build, cfg=cfg, fill=p.diffroar.fill, device=resolve_device(device),
-                                 desc=f"DiffROAR {rankings['model']} {rankings['method']} {keep}-{k_label(k)}")
+                                 desc=f"DiffROAR {rankings['model']} {rankings['method']} {keep}-{k_label(k)}",
+                                 seed=seed)
     return {"k": k, "keep": keep, "correct": correct}
 
 
@@ -182,7 +183,7 @@ def score_robustness(
     with cpu_threads(p.cpu_threads):
         rows = robustness_rows(model, test["x"], test["y"], norm=a.norm, eps=a.eps, steps=a.eval_steps or a.steps,
                                step_size=a.step_size, seed=seed, n_boot=p.n_boot, device=resolve_device(device),
-                               **_ig_keys(p, slot, variant, study))
+                               restarts=a.restarts, **_ig_keys(p, slot, variant, study))
     return results_table(rows)
 
 
