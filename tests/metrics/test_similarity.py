@@ -84,7 +84,8 @@ def test_monotone_transform_keeps_spearman_abs():
 
 def test_ssim_matches_wang_formula():
     """SSIM = mean of (2 mu_x mu_y + C1)(2 s_xy + C2) / ((mu_x^2 + mu_y^2 + C1)(s_x^2 + s_y^2 + C2)),
-    Gaussian window sigma 1.5 (truncated at 3.5 sigma), population moments, L = 1, borders cropped."""
+    Gaussian window sigma 1.5 (truncated at 3.5 sigma), sample moments (x 121/120), L = 2 (the
+    authors' compare_ssim on float maps), borders cropped."""
     a, b = _smooth_maps(2, seed=4), _smooth_maps(2, seed=5)
     x, y = np.asarray(normalize(a, how="minmax")), np.asarray(normalize(b, how="minmax"))
 
@@ -94,8 +95,9 @@ def test_ssim_matches_wang_formula():
     expected = []
     for xi, yi in zip(x, y):
         mx, my = g(xi), g(yi)
-        vx, vy, cxy = g(xi * xi) - mx**2, g(yi * yi) - my**2, g(xi * yi) - mx * my
-        c1, c2 = 0.01**2, 0.03**2
+        k = 121 / 120
+        vx, vy, cxy = k * (g(xi * xi) - mx**2), k * (g(yi * yi) - my**2), k * (g(xi * yi) - mx * my)
+        c1, c2 = (0.01 * 2) ** 2, (0.03 * 2) ** 2
         s = (2 * mx * my + c1) * (2 * cxy + c2) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
         expected.append(s[5:-5, 5:-5].mean())  # skimage crops (win_size - 1) / 2 = 5 pixels
     np.testing.assert_allclose(ssim(a, b), expected, rtol=1e-10)
@@ -167,8 +169,8 @@ def test_vectorised_ssim_equals_skimage():
     a = rng.random((5, 28, 28))
     b = 0.5 * a + 0.5 * rng.random((5, 28, 28))
     na, nb = normalize(a, "minmax"), normalize(b, "minmax")
-    expected = [structural_similarity(x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-                                      data_range=1.0) for x, y in zip(na, nb)]
+    # the authors' call: data_range unset on float images (= 2) and sample covariances (the default)
+    expected = [structural_similarity(x, y, gaussian_weights=True, sigma=1.5, data_range=2.0) for x, y in zip(na, nb)]
     np.testing.assert_allclose(ssim(a, b), expected, atol=1e-10)
 
 

@@ -62,7 +62,7 @@ def test_spearman_on_rgb_maps_is_spr_of_the_pair_maps():
 def test_ssim_on_rgb_maps_is_the_channel_mean_of_skimage_ssim():
     a, b = _rgb_pairs(seed=1)
     expected = [structural_similarity(normalize_image(_hwc(x)), normalize_image(_hwc(y)), gaussian_weights=True,
-                                      sigma=1.5, use_sample_covariance=False, data_range=1.0, channel_axis=-1)
+                                      sigma=1.5, data_range=2.0, channel_axis=-1)
                 for x, y in zip(a, b)]
     np.testing.assert_allclose(ssim(a, b), expected, atol=1e-10)
 

@@ -38,6 +38,7 @@ from ..explain.postprocess import normalize
 # SSIM with a Gaussian window: sigma 1.5, truncated at 3.5 sigma -> an 11 x 11 window (skimage).
 SSIM_SIGMA = 1.5
 SSIM_MIN_SIDE = 2 * int(3.5 * SSIM_SIGMA + 0.5) + 1
+SSIM_DATA_RANGE = 2.0  # the authors' implicit float range [-1, 1] (see ssim)
 HOG_ORIENTATIONS = 9
 HOG_CELLS_PER_BLOCK = 3
 HOG_MAX_CELL = 16  # the authors' pixels_per_cell=(16, 16)
@@ -79,16 +80,14 @@ def ssim(A, B) -> np.ndarray:
 
     SSIM(x, y) = mean over windows of
     ((2 mu_x mu_y + C1)(2 sigma_xy + C2)) / ((mu_x^2 + mu_y^2 + C1)(sigma_x^2 + sigma_y^2 + C2)),
-    C1 = (0.01 L)^2, C2 = (0.03 L)^2, L = 1 (``data_range``), with an 11x11 Gaussian window of
-    sigma 1.5 and population covariances (``use_sample_covariance=False``): Wang et al.'s settings,
-    as used by Adebayo et al. Multi-channel maps (min-max normalised jointly over channels and
-    pixels) score the mean of the per-channel SSIMs, as skimage's ``multichannel=True`` in the
-    authors' code. Maps must be at least 11 x 11.
-
-    Known difference from the authors' call ``compare_ssim(x, y, gaussian_weights=True,
-    multichannel=True)`` (skimage 0.14): it left ``data_range`` unset, which for float32 images
-    means L = 2 (skimage's float range [-1, 1]), and used sample covariances; this follows Wang et
-    al.'s constants (L = 1, population covariances) instead.
+    C1 = (0.01 L)^2, C2 = (0.03 L)^2, with an 11x11 Gaussian window of sigma 1.5. Constants as in
+    the authors' call ``compare_ssim(x, y, gaussian_weights=True, multichannel=True)`` (skimage
+    0.14, adebayoj/sanity_checks_saliency): ``data_range`` left unset, which for float images is
+    skimage's float range [-1, 1], so L = 2; and sample covariances (skimage's default
+    ``use_sample_covariance=True``: variances times NP / (NP - 1), NP = 11 x 11). Wang et al.'s
+    own constants (L = 1, population covariances) give slightly lower values on maps with little
+    contrast. Multi-channel maps (min-max normalised jointly over channels and pixels) score the
+    mean of the per-channel SSIMs, as skimage's ``multichannel=True``. Maps must be at least 11 x 11.
     """
     return SIMILARITY_METRICS["ssim"](A, B)
 
@@ -103,8 +102,8 @@ def _ssim_features(a: np.ndarray) -> np.ndarray:
 
 
 def _ssim_compare(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """skimage's ``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
-    data_range=1)`` for a whole stack at once. skimage takes one image pair per call; this is the
+    """skimage's ``structural_similarity(gaussian_weights=True, sigma=1.5, data_range=2)`` (sample
+    covariances, the authors' settings) for a whole stack at once. skimage takes one image pair per call; this is the
     same formula (same filter: Gaussian, truncate 3.5, reflect; mean over the map less a 5-pixel
     border), vectorised over images because it runs for every method x randomization step.
     ``[N, C, H, W]`` maps give the mean over channels (skimage's ``channel_axis``). Tested equal
@@ -115,9 +114,10 @@ def _ssim_compare(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     def blur(z):
         return gaussian_filter(z, sigma=(0, SSIM_SIGMA, SSIM_SIGMA), truncate=3.5, mode="reflect")
 
-    c1, c2 = 0.01**2, 0.03**2
+    c1, c2 = (0.01 * SSIM_DATA_RANGE) ** 2, (0.03 * SSIM_DATA_RANGE) ** 2
+    cov_norm = SSIM_MIN_SIDE**2 / (SSIM_MIN_SIDE**2 - 1)  # sample covariance over the 11 x 11 window
     ux, uy = blur(x), blur(y)
-    vx, vy, vxy = blur(x * x) - ux * ux, blur(y * y) - uy * uy, blur(x * y) - ux * uy
+    vx, vy, vxy = (cov_norm * (blur(a * b) - ua * ub) for a, b, ua, ub in ((x, x, ux, ux), (y, y, uy, uy), (x, y, ux, uy)))
     s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
     pad = (SSIM_MIN_SIDE - 1) // 2
     return s[:, pad:-pad, pad:-pad].mean(axis=(1, 2)).reshape(n, c).mean(axis=1)
