@@ -11,8 +11,18 @@ log = logging.getLogger(__name__)
 
 
 class NodeTimingHooks:
+    """Log each node's wall time, and at the end of the run the time per study (the node name's
+    first part) and the slowest nodes."""
+
+    SLOWEST = 8
+
     def __init__(self) -> None:
         self._started: dict[str, float] = {}
+        self._took: dict[str, float] = {}
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        self._started, self._took = {}, {}
 
     @hook_impl
     def before_node_run(self, node) -> None:
@@ -22,7 +32,21 @@ class NodeTimingHooks:
     def after_node_run(self, node) -> None:
         started = self._started.pop(node.name, None)
         if started is not None:
-            log.info("Node %s finished in %.1f s", node.name, time.perf_counter() - started)
+            self._took[node.name] = took = time.perf_counter() - started
+            log.info("Node %s finished in %.1f s", node.name, took)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        if not self._took:
+            return
+        per_study: dict[str, float] = {}
+        for name, took in self._took.items():
+            study = name.split(".", 1)[0]
+            per_study[study] = per_study.get(study, 0.0) + took
+        log.info("Node time per study: %s", ", ".join(
+            f"{s} {t:.0f} s" for s, t in sorted(per_study.items(), key=lambda kv: -kv[1])))
+        slowest = sorted(self._took.items(), key=lambda kv: -kv[1])[: self.SLOWEST]
+        log.info("Slowest nodes: %s", ", ".join(f"{n} {t:.1f} s" for n, t in slowest))
 
 
 class ParamsCheckHooks:
