@@ -229,3 +229,36 @@ def test_cpu_threads_restores_the_setting():
     assert torch.get_num_threads() == before
     with cpu_threads(None):
         assert torch.get_num_threads() == before
+
+
+def _robust_and_non_robust_features(n: int, seed: int, d: int = 100):
+    """Tsipras et al. (2019)'s task on [n, 1, 1, d] images in [0, 1]: pixel 0 is 0.1 / 0.9 by class
+    with probability 0.9 (else the other class's value): a robust but imperfect feature, Linf distance
+    0.8 between its values; pixels 1..d-1 are 0.45 / 0.55 by class plus N(0, 0.05) noise: each weak,
+    together predictive of every item, but all flipped by an Linf perturbation of 0.1."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    sign = (2 * y - 1).float()
+    x = (0.5 + 0.05 * sign.view(n, 1) + 0.05 * torch.randn(n, d, generator=g)).clamp(0, 1)
+    agree = torch.where(torch.rand(n, generator=g) < 0.9, 1.0, -1.0)
+    x[:, 0] = 0.5 + 0.4 * sign * agree
+    return x.view(n, 1, 1, d), y
+
+
+def test_adversarial_training_raises_pgd_accuracy_at_the_training_eps():
+    """Known answer (Tsipras et al. 2019): a standard linear model uses the weak features (clean accuracy ~0.87 here)
+    and falls to Linf PGD at eps 0.15; PGD training at that eps leaves only the robust pixel usable,
+    which keeps its ~90% under the attack."""
+    (x, y), (x_test, y_test) = _robust_and_non_robust_features(400, 0), _robust_and_non_robust_features(400, 1)
+    cfg = TrainConfig(epochs=10, batch_size=32, lr=0.1, optimizer="sgd", seed=0)
+    attack = {"norm": "linf", "eps": 0.15, "steps": 10, "step_size": None}
+    acc = {}
+    for variant, att in (("standard", None), ("robust", attack)):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(100, 2))
+        train_variant(model, x, y, cfg, attack=att)
+        rows = robustness_rows(model.eval(), x_test, y_test, norm="linf", eps=0.15, steps=10, seed=0, n_boot=20)
+        acc[variant] = {r["metric"]: r["value"] for r in rows}
+    assert acc["standard"]["clean_acc"] >= 0.8 and acc["robust"]["clean_acc"] >= 0.8, acc
+    assert acc["standard"]["robust_acc"] <= 0.3, acc
+    assert acc["robust"]["robust_acc"] - acc["standard"]["robust_acc"] >= 0.5, acc
