@@ -349,7 +349,8 @@ def input_gradients_report(
               "DiffROAR(k) per ranking (mean over seeds [95% t-interval over seeds]):", "",
               _wide(results, "diffroar", ci=True), "",
               "Accuracy of the models retrained on the top-k / bottom-k unmasked pixels (mean over seeds [interval]):",
-              "", _wide(results, "acc_top", ci=True), "", _wide(results, "acc_bottom", ci=True), "",
+              "", "acc_top (top-k pixels kept):", "", _wide(results, "acc_top", ci=True), "",
+              "acc_bottom (bottom-k pixels kept):", "", _wide(results, "acc_bottom", ci=True), "",
               "Per retraining seed (accuracy on the masked test set; DiffROAR = top - bottom of the same seed):", "",
               _per_seed(results), ""]
     if "diffroar" in figures:
