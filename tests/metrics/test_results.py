@@ -36,3 +36,16 @@ def test_results_table_has_contract_columns_and_types():
 def test_results_table_rejects_rows_without_identity():
     with pytest.raises(ConfigError, match="study"):
         results_table([{"dataset": "d", "model": "m", "method": "x", "metric": "acc", "value": 1.0, "n": 1, "seed": 0}])
+
+
+def test_t_interval_and_summarize_seeds_by_hand():
+    from interpbench.metrics.results import summarize_seeds, t_interval
+
+    # mean 2, sd 1, half-width t_{0.975, 2} / sqrt(3) = 4.3026527 / 1.7320508 = 2.4841377
+    mean, lo, hi = t_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and lo == pytest.approx(2 - 2.4841377, abs=1e-6) and hi == pytest.approx(2 + 2.4841377, abs=1e-6)
+    # two values 0, 1: sd 0.7071068, t_{0.975, 1} = 12.7062047 -> half-width 6.3531024
+    assert t_interval([0.0, 1.0])[2] == pytest.approx(0.5 + 6.3531024, abs=1e-6)
+    assert np.isnan(t_interval([0.3])[1]) and np.isnan(t_interval([])[0])
+    row = summarize_seeds([1.0, 2.0, 3.0, float("nan")], seed=4, metric="m")
+    assert row["n"] == 3 and row["seed"] == 4 and row["value"] == 2.0 and row["metric"] == "m"

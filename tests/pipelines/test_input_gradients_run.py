@@ -60,13 +60,22 @@ def test_input_gradients_runs_end_to_end_and_is_deterministic(tmp_path, monkeypa
     assert list(table.columns) == list(RESULT_COLUMNS)
     assert set(table["study"]) == {"input_gradients"}
     assert set(table["dataset"]) == {"blockmnist", "blockmnist_top", "scenes"}
-    assert set(table["metric"]) == {"clean_acc", "robust_acc", "null_block_share", "acc_top", "acc_bottom", "diffroar"}
+    assert set(table["metric"]) == {"clean_acc", "robust_acc", "null_block_share", "acc_top", "acc_bottom", "diffroar",
+                                    "acc_top_seed", "acc_bottom_seed", "diffroar_seed"}
     assert set(table["model"]) >= {"mlp_standard", "mlp_robust_l2", "resnet_small_standard", "resnet_small_robust_l2"}
     share = table[table["metric"] == "null_block_share"]
     assert set(share["x"]) == {0.05, 0.1} and set(share["dataset"]) == {"blockmnist", "blockmnist_top"}
     assert share["value"].between(0, 1).all()
-    diff = table[table["metric"] == "diffroar"]
+    diff = table[table["metric"] == "diffroar"]  # DiffROAR on the rgb slot (scenes) by default
     assert set(diff["x"]) == {0.1, 0.5} and set(diff["method"]) == {"saliency", "random"} and len(diff) == 6
+    assert set(diff["dataset"]) == {"scenes"} and (diff["n"] == 3).all()  # 3 retraining seeds (the default)
+    assert (diff["ci_low"] <= diff["value"]).all() and (diff["value"] <= diff["ci_high"]).all()
+    per_seed = table[table["metric"] == "diffroar_seed"]
+    assert len(per_seed) == 18 and set(per_seed["seed"]) == {0, 1, 2}  # run seed 0 + 0, 1, 2
+    # The aggregate is the mean of the per-seed values of the same (model, method, k).
+    means = per_seed.groupby(["model", "method", "x"])["value"].mean()
+    for _, row in diff.iterrows():
+        assert row["value"] == pytest.approx(means[(row["model"], row["method"], row["x"])])
     for name in FIGURES:
         assert (project / OUT / name).stat().st_size > 0, name
     report = (project / OUT / "report.md").read_text()

@@ -21,6 +21,7 @@ from interpbench.protocols.input_gradients import (
     model_label,
     null_share_rows,
     retrain_masked,
+    retrain_seeds,
     robustness_rows,
     train_variant,
 )
@@ -161,17 +162,53 @@ def test_retrain_masked_keeps_the_discriminative_pixel_only_in_top_k():
     assert top.shape == (200,) and top.mean().item() == 1.0
     assert bottom.mean().item() < 0.7  # one noise pixel: about chance
 
+    def build_seeded(seed):
+        torch.manual_seed(seed)
+        return nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
 
-def test_diffroar_rows_are_per_item_differences():
+    seeded = retrain_masked(train, test, s_train, s_test, k=1 / 16, keep="top", build=build_seeded, cfg=cfg, seeds=[0, 1])
+    assert seeded.shape == (2, 200) and (seeded == 1).all()
+    torch.testing.assert_close(seeded[0], retrain_masked(train, test, s_train, s_test, k=1 / 16, keep="top",
+                                                         build=build, cfg=cfg))  # seed 0 = the single run
+
+
+def test_diffroar_rows_aggregate_over_seeds_by_hand():
+    # 3 retraining seeds x 4 test items at k = 10%; one seed at k = 50% (1-D: the old single-run form).
+    top = [[1, 1, 1, 0], [1, 1, 0, 0], [1, 1, 1, 1]]  # acc_top per seed: 0.75, 0.5, 1.0
+    bottom = [[0, 1, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0]]  # acc_bottom per seed: 0.25, 0.0, 0.25
     levels = [{"k": 0.5, "top": [1, 1, 1, 1], "bottom": [1, 1, 1, 1]},
-              {"k": 0.1, "top": [1, 1, 1, 0], "bottom": [0, 1, 0, 0]}]
-    rows = diffroar_rows(levels, seed=0, n_boot=200, study="s", dataset="d", model="m", method="saliency")
-    got = [(r["x"], r["metric"], r["value"]) for r in rows]
-    assert got == [(0.1, "acc_top", 0.75), (0.1, "acc_bottom", 0.25), (0.1, "diffroar", 0.5),
-                   (0.5, "acc_top", 1.0), (0.5, "acc_bottom", 1.0), (0.5, "diffroar", 0.0)]
-    assert rows[2]["ci_low"] <= 0.5 <= rows[2]["ci_high"] and rows[2]["n"] == 4
+              {"k": 0.1, "top": top, "bottom": bottom, "seeds": [10, 11, 12]}]
+    rows = diffroar_rows(levels, seed=7, n_boot=200, study="s", dataset="d", model="m", method="saliency")
+    at = {(r["x"], r["metric"], r["seed"]): r for r in rows}
+    # Per-seed DiffROAR 0.5, 0.5, 0.75: mean 7/12, sd (n - 1) = sqrt(((1/12)^2 * 2 + (2/12)^2) / 2) = 0.1443376,
+    # half-width t_{0.975, 2} * sd / sqrt(3) = 4.3026527 * 0.1443376 / 1.7320508 = 0.3585544.
+    d = at[(0.1, "diffroar", 7)]
+    assert d["value"] == pytest.approx(7 / 12) and d["n"] == 3
+    assert d["ci_low"] == pytest.approx(7 / 12 - 0.3585544, abs=1e-6)
+    assert d["ci_high"] == pytest.approx(7 / 12 + 0.3585544, abs=1e-6)
+    assert at[(0.1, "acc_top", 7)]["value"] == pytest.approx(0.75) and at[(0.1, "acc_bottom", 7)]["value"] == pytest.approx(0.5 / 3)
+    # acc_top per seed 0.75, 0.5, 1.0: sd 0.25, half-width 4.3026527 * 0.25 / sqrt(3) = 0.6210344
+    assert at[(0.1, "acc_top", 7)]["ci_high"] == pytest.approx(0.75 + 0.6210344, abs=1e-6)
+    # The per-seed rows stay, under the retraining seed, with their interval over test items.
+    got = {(r["metric"], r["seed"]): r["value"] for r in rows if r["x"] == 0.1 and r["metric"].endswith("_seed")}
+    assert got == {("acc_top_seed", 10): 0.75, ("acc_bottom_seed", 10): 0.25, ("diffroar_seed", 10): 0.5,
+                   ("acc_top_seed", 11): 0.5, ("acc_bottom_seed", 11): 0.0, ("diffroar_seed", 11): 0.5,
+                   ("acc_top_seed", 12): 1.0, ("acc_bottom_seed", 12): 0.25, ("diffroar_seed", 12): 0.75}
+    assert all(r["n"] == 4 for r in rows if r["metric"].endswith("_seed"))
+    # One seed: the mean is that run's, the interval over seeds undefined.
+    one = at[(0.5, "diffroar", 7)]
+    assert one["value"] == 0.0 and one["n"] == 1 and np.isnan(one["ci_low"]) and np.isnan(one["ci_high"])
+    assert [r["metric"] for r in rows[:3]] == ["acc_top", "acc_bottom", "diffroar"]  # k = 10% first
     with pytest.raises(ConfigError, match="different test sets"):
         diffroar_rows([{"k": 0.1, "top": [1, 0], "bottom": [1]}])
+    with pytest.raises(ConfigError, match="2 seeds for 3 retrainings"):
+        diffroar_rows([{"k": 0.1, "top": top, "bottom": bottom, "seeds": [1, 2]}])
+
+
+def test_retrain_seeds_come_from_the_run_seed():
+    assert retrain_seeds(5, 3) == [5, 6, 7]
+    with pytest.raises(ConfigError, match="seeds must be >= 1"):
+        retrain_seeds(0, 0)
 
 
 def test_training_is_seeded_and_adversarial_training_runs():
@@ -195,3 +232,36 @@ def test_cpu_threads_restores_the_setting():
     assert torch.get_num_threads() == before
     with cpu_threads(None):
         assert torch.get_num_threads() == before
+
+
+def _robust_and_non_robust_features(n: int, seed: int, d: int = 100):
+    """Tsipras et al. (2019)'s task on [n, 1, 1, d] images in [0, 1]: pixel 0 is 0.1 / 0.9 by class
+    with probability 0.9 (else the other class's value): a robust but imperfect feature, Linf distance
+    0.8 between its values; pixels 1..d-1 are 0.45 / 0.55 by class plus N(0, 0.05) noise: each weak,
+    together predictive of every item, but all flipped by an Linf perturbation of 0.1."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    sign = (2 * y - 1).float()
+    x = (0.5 + 0.05 * sign.view(n, 1) + 0.05 * torch.randn(n, d, generator=g)).clamp(0, 1)
+    agree = torch.where(torch.rand(n, generator=g) < 0.9, 1.0, -1.0)
+    x[:, 0] = 0.5 + 0.4 * sign * agree
+    return x.view(n, 1, 1, d), y
+
+
+def test_adversarial_training_raises_pgd_accuracy_at_the_training_eps():
+    """Known answer (Tsipras et al. 2019): a standard linear model uses the weak features (clean accuracy ~0.87 here)
+    and falls to Linf PGD at eps 0.15; PGD training at that eps leaves only the robust pixel usable,
+    which keeps its ~90% under the attack."""
+    (x, y), (x_test, y_test) = _robust_and_non_robust_features(400, 0), _robust_and_non_robust_features(400, 1)
+    cfg = TrainConfig(epochs=10, batch_size=32, lr=0.1, optimizer="sgd", seed=0)
+    attack = {"norm": "linf", "eps": 0.15, "steps": 10, "step_size": None}
+    acc = {}
+    for variant, att in (("standard", None), ("robust", attack)):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(100, 2))
+        train_variant(model, x, y, cfg, attack=att)
+        rows = robustness_rows(model.eval(), x_test, y_test, norm="linf", eps=0.15, steps=10, seed=0, n_boot=20)
+        acc[variant] = {r["metric"]: r["value"] for r in rows}
+    assert acc["standard"]["clean_acc"] >= 0.8 and acc["robust"]["clean_acc"] >= 0.8, acc
+    assert acc["standard"]["robust_acc"] <= 0.3, acc
+    assert acc["robust"]["robust_acc"] - acc["standard"]["robust_acc"] >= 0.5, acc

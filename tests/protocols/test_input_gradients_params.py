@@ -31,12 +31,14 @@ def _merge(base: dict, over: dict) -> dict:
 
 def test_base_and_gpu_parameters_parse():
     p = input_gradients_params(_base())
-    assert p.models.blockmnist.model.architecture == "mlp" and p.diffroar.data == "blockmnist"
+    assert p.models.blockmnist.model.architecture == "mlp" and p.diffroar.data == "rgb"
+    assert p.diffroar.seeds >= 3 and len(p.diffroar.k) <= 3  # CPU default: few k levels, >= 3 retraining seeds
     assert ig_slot_models(p, "blockmnist_top") is p.models.blockmnist
     assert ig_dataset_name(p, "rgb") == "scenes" and ig_dataset_name(p, "blockmnist_top") == "blockmnist_top"
     gpu = input_gradients_params(_merge(_base(), _gpu()))
     assert gpu.data.rgb.source == "cifar10" and gpu.diffroar.data == "rgb"
     assert ig_dataset_name(gpu, "rgb") == "cifar10" and gpu.models.rgb.model.num_classes == 10
+    assert gpu.diffroar.k == [0.05, 0.1, 0.2, 0.3, 0.5] and gpu.diffroar.seeds >= 3 and gpu.diffroar.max_train is None
 
 
 @pytest.mark.parametrize(
@@ -55,6 +57,8 @@ def test_base_and_gpu_parameters_parse():
         ({"data": {"blockmnist": {"classes": [3, 3]}}}, r"input_gradients\.data\.blockmnist\.classes"),
         ({"explanation": {"target": "logit"}}, r"input_gradients\.explanation\.target"),
         ({"diffroarr": {}}, r"did you mean 'diffroar'"),
+        ({"diffroar": {"seeds": 0}}, r"input_gradients\.diffroar: seeds must be >= 1"),
+        ({"diffroar": {"max_train": 1}}, r"input_gradients\.diffroar: seeds must be >= 1 and max_train >= 2"),
     ],
 )
 def test_mistakes_name_the_key(override, message):

@@ -3,7 +3,9 @@
 Columns: study, dataset, model, method, metric, x_name, x, x_label, value, ci_low, ci_high, n, seed.
 ``summarize`` turns per-item values into one row with the mean and a 95% percentile bootstrap
 interval over items (Efron & Tibshirani 1993, ch. 13): resample items with replacement B times,
-take the 2.5% and 97.5% quantiles of the resampled means.
+take the 2.5% and 97.5% quantiles of the resampled means. ``summarize_seeds`` turns one value per
+retraining seed into one row with the mean over seeds and a 95% Student-t interval over seeds
+(``mean ± t_{0.975, n-1} · sd / sqrt(n)``, sd with n - 1 in the denominator).
 """
 
 from __future__ import annotations
@@ -56,6 +58,34 @@ def summarize(values, *, seed: int = 0, n_boot: int = 1000, **keys) -> dict:
     """One results row from per-item ``values`` plus the identifying ``keys`` (study, model, ...)."""
     v = np.asarray(values, dtype=np.float64)
     mean, lo, hi = bootstrap_ci(v, n_boot=n_boot, seed=seed)
+    return {**keys, "value": mean, "ci_low": lo, "ci_high": hi, "n": int((~np.isnan(v)).sum()), "seed": seed}
+
+
+def t_interval(values: Sequence[float] | np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of ``values`` and its Student-t interval ``mean ± t_{(1+level)/2, n-1} · s / sqrt(n)``
+    (``s`` the sample standard deviation, ``ddof=1``); NaN bounds for fewer than 2 values.
+
+    Meant for a handful of independent repeats (retraining seeds): with n = 3 the factor is
+    t_{0.975, 2} = 4.303, so the interval is wide -- that is what three repeats can tell.
+    """
+    from scipy import stats
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(v.mean())
+    if v.size < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf((1.0 + level) / 2.0, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+    return mean, mean - half, mean + half
+
+
+def summarize_seeds(values, *, seed: int = 0, **keys) -> dict:
+    """One results row from one value per seed (e.g. each retraining's accuracy): the mean over
+    seeds, its 95% t-interval over seeds (:func:`t_interval`), ``n`` = the number of seeds."""
+    v = np.asarray(values, dtype=np.float64)
+    mean, lo, hi = t_interval(v)
     return {**keys, "value": mean, "ci_low": lo, "ci_high": hi, "n": int((~np.isnan(v)).sum()), "seed": seed}
 
 

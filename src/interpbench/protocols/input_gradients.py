@@ -20,8 +20,13 @@ architecture are compared with three measurements:
        DiffROAR(k) = acc(top-k unmasked, retrained) - acc(bottom-k unmasked, retrained)
 
    (:mod:`interpbench.metrics.roar`). A random ranking gives ≈ 0; > 0 means ``A`` ranks
-   discriminative pixels first. Per test item the difference ``correct_top - correct_bottom`` is
-   averaged, which gives DiffROAR and its bootstrap interval over items.
+   discriminative pixels first. Each (ranking, k, top/bottom) is retrained with several seeds
+   (:func:`retrain_seeds`: they vary the fresh model's initialisation and data order; the rankings
+   and masks stay fixed), and seed ``s``'s DiffROAR pairs its top and bottom retrainings:
+   ``DiffROAR_s(k) = acc_top_s(k) - acc_bottom_s(k)``. The table's ``diffroar`` row is the mean over
+   seeds with a 95% Student-t interval over the per-seed values (n - 1 degrees of freedom,
+   :func:`interpbench.metrics.results.t_interval`), so retraining variance is in the interval; the
+   per-seed rows (``*_seed``, bootstrap interval over test items) stay in the table.
 
 Pixel importance is ``sum_c |a_c|`` (the scores of :func:`interpbench.metrics.roar.pixel_scores`).
 Everything here is plain functions over models and tensors (no Kedro).
@@ -29,6 +34,7 @@ Everything here is plain functions over models and tensors (no Kedro).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -44,7 +50,7 @@ from interpbench.data.blockmnist import make_blockmnist
 from interpbench.errors import ConfigError, NotApplicableError
 from interpbench.explain import attribute
 from interpbench.metrics.localisation import null_block_share
-from interpbench.metrics.results import summarize
+from interpbench.metrics.results import summarize, summarize_seeds
 from interpbench.metrics.roar import diffroar, mask_by_attribution, pixel_scores, random_attribution
 from interpbench.models.training import TrainConfig, accuracy_per_item, predict, train_model
 
@@ -285,6 +291,14 @@ def fill_value(x_train: torch.Tensor, how: str = "channel_mean") -> torch.Tensor
     raise ConfigError(f"fill must be 'channel_mean' or 'pixel_mean', got {how!r}.")
 
 
+def retrain_seeds(seed: int, n: int) -> list[int]:
+    """The ``n`` DiffROAR retraining seeds derived from the run's ``seed``: ``seed, seed + 1, ...``
+    (the same for every ranking, k and top/bottom, so seed ``i``'s top and bottom runs pair up)."""
+    if n < 1:
+        raise ConfigError(f"diffroar.seeds must be >= 1, got {n}.")
+    return [int(seed) + i for i in range(n)]
+
+
 def retrain_masked(
     train: Mapping[str, torch.Tensor],
     test: Mapping[str, torch.Tensor],
@@ -298,40 +312,62 @@ def retrain_masked(
     fill: str = "channel_mean",
     device: torch.device | str = "cpu",
     desc: str = "retrain",
-    seed: int = 0,
+    seeds: Sequence[int] | None = None,
+    mask_seed: int = 0,
 ) -> torch.Tensor:
-    """One ROAR retraining (Hooker et al. 2019; Shah et al. §3): keep the ``keep`` ("top" or
-    "bottom") ``k`` fraction of each image's pixels by score, fill the rest with the training mean,
-    train ``build()`` on the masked train set and return its 0/1 correctness on the masked test set.
-    Tied scores are ordered at random from ``seed`` (:func:`interpbench.metrics.roar.pixel_ranking`)."""
+    """ROAR retraining (Hooker et al. 2019; Shah et al. §3): keep the ``keep`` ("top" or "bottom")
+    ``k`` fraction of each image's pixels by score, fill the rest with the training mean, train
+    ``build()`` on the masked train set and return its 0/1 correctness on the masked test set
+    (``[N]``). With ``seeds``, one fresh model per seed (``build(seed)``, ``cfg.seed = seed``) on
+    the same masked sets: correctness ``[len(seeds), N]``. Tied scores are ordered at random from
+    ``mask_seed`` (:func:`interpbench.metrics.roar.pixel_ranking`), the same masks for every seed."""
     value = fill_value(train["x"], fill)
-    x_tr = mask_by_attribution(train["x"], scores_train, k, keep, value, seed=seed)
-    x_te = mask_by_attribution(test["x"], scores_test, k, keep, value, seed=seed)
-    model = build()
-    train_model(model, x_tr, train["y"], cfg, device, desc=desc)
-    correct = accuracy_per_item(model, x_te, test["y"], device=device)
-    log.info("%s: %s-%s unmasked, test accuracy %.3f", desc, keep, k_label(k), correct.mean().item())
-    return correct
+    x_tr = mask_by_attribution(train["x"], scores_train, k, keep, value, seed=mask_seed)
+    x_te = mask_by_attribution(test["x"], scores_test, k, keep, value, seed=mask_seed)
+
+    def one(model: nn.Module, c: TrainConfig, tag: str) -> torch.Tensor:
+        train_model(model, x_tr, train["y"], c, device, desc=f"{desc}{tag}")
+        correct = accuracy_per_item(model, x_te, test["y"], device=device)
+        log.info("%s%s: %s-%s unmasked, test accuracy %.3f", desc, tag, keep, k_label(k), correct.mean().item())
+        return correct
+
+    if seeds is None:
+        return one(build(), cfg, "")
+    return torch.stack([one(build(s), dataclasses.replace(cfg, seed=s), f" seed {s}") for s in seeds])
 
 
 def diffroar_rows(
     levels: Sequence[Mapping[str, Any]], *, seed: int = 0, n_boot: int = 1000, **keys: Any
 ) -> list[dict]:
-    """Rows ``acc_top``, ``acc_bottom`` and ``diffroar`` along ``k`` from
-    ``levels = [{"k", "top": correct [N], "bottom": correct [N]}, ...]`` (same test items).
+    """DiffROAR rows along ``k`` from ``levels = [{"k", "top", "bottom", "seeds"}, ...]``, where
+    ``top`` / ``bottom`` are the retrained models' per-item test correctness, ``[S, N]`` for the
+    ``S`` retraining ``seeds`` (or ``[N]``: one retraining, seed ``seed``); seed ``i``'s top and
+    bottom runs are paired.
 
-    DiffROAR(k) = acc_top(k) - acc_bottom(k) (Shah et al. eq. 1), averaged per item so that its
-    bootstrap interval is over test items.
+    Per seed ``s`` (``seed`` column = ``s``; value = mean over the N test items, 95% bootstrap
+    interval over items, ``n`` = N): ``acc_top_seed``, ``acc_bottom_seed`` and ``diffroar_seed`` =
+    ``acc_top_s - acc_bottom_s`` (Shah et al. eq. 1). Over seeds (``seed`` column = the run's
+    ``seed``; value = mean of the per-seed values, 95% Student-t interval over them with S - 1
+    degrees of freedom -- NaN for one seed --, ``n`` = S): ``acc_top``, ``acc_bottom``, ``diffroar``.
     """
     rows = []
     for level in sorted(levels, key=lambda lv: lv["k"]):
         k = float(level["k"])
-        top = np.asarray(level["top"], dtype=np.float64)
-        bottom = np.asarray(level["bottom"], dtype=np.float64)
+        top = np.atleast_2d(np.asarray(level["top"], dtype=np.float64))
+        bottom = np.atleast_2d(np.asarray(level["bottom"], dtype=np.float64))
         if top.shape != bottom.shape:
-            raise ConfigError(f"DiffROAR at k={k}: top and bottom results cover different test sets.")
+            raise ConfigError(f"DiffROAR at k={k}: top and bottom results cover different test sets or seeds "
+                              f"({top.shape} vs {bottom.shape}).")
+        seeds = [int(s) for s in level.get("seeds", [seed] * len(top))]
+        if len(seeds) != len(top):
+            raise ConfigError(f"DiffROAR at k={k}: {len(seeds)} seeds for {len(top)} retrainings.")
         at = dict(x_name="k", x=k, x_label=k_label(k), **keys)
-        rows.append(summarize(top, seed=seed, n_boot=n_boot, metric="acc_top", **at))
-        rows.append(summarize(bottom, seed=seed, n_boot=n_boot, metric="acc_bottom", **at))
-        rows.append(summarize(diffroar(top, bottom), seed=seed, n_boot=n_boot, metric="diffroar", **at))
+        per_seed = {"acc_top": top.mean(axis=1), "acc_bottom": bottom.mean(axis=1),
+                    "diffroar": diffroar(top.mean(axis=1), bottom.mean(axis=1))}
+        for metric, values in per_seed.items():
+            rows.append(summarize_seeds(values, seed=seed, metric=metric, **at))
+        for i, s in enumerate(seeds):
+            rows.append(summarize(top[i], seed=s, n_boot=n_boot, metric="acc_top_seed", **at))
+            rows.append(summarize(bottom[i], seed=s, n_boot=n_boot, metric="acc_bottom_seed", **at))
+            rows.append(summarize(diffroar(top[i], bottom[i]), seed=s, n_boot=n_boot, metric="diffroar_seed", **at))
     return rows

@@ -8,8 +8,15 @@ k <= ``small_k``; the thresholds are ``input_gradients.report``'s, printed besid
 2. The robust model puts little (< ``robust_leak_max``) of them there at every small k (paper: < 10%).
 3. On BlockMNIST-Top (signal always on top) the standard model's share is far lower than on
    BlockMNIST (less than ``top_ratio_max`` of it at every small k): leakage needs the signal's position to vary.
-4. DiffROAR of the robust model's input gradients is above the standard model's at every small k.
-5. The random ranking's DiffROAR stays near 0 (|DiffROAR| <= ``random_tol`` at every k).
+4. DiffROAR of the robust model's input gradients is above the standard model's at every small k,
+   by more than the retraining noise: ``gap(k) = DiffROAR_robust(k) - DiffROAR_standard(k)`` (means
+   over retraining seeds) must exceed ``spread(k)``, the random ranking's spread across seeds at that
+   k, defined as the half-width of its 95% Student-t interval over the per-seed DiffROAR values
+   (``t_{0.975, n-1} * sd / sqrt(n)``, i.e. ``(ci_high - ci_low) / 2`` of its ``diffroar`` row).
+5. The random ranking's DiffROAR stays near 0, judged with the same spread: at every k,
+   ``|DiffROAR_random(k)| <= max(random_tol, spread(k))`` (its interval over seeds covers 0, or
+   the mean is within ``random_tol`` of 0 when the seeds agree closely).
+   Findings 4-5 are not evaluated when rows are missing or the spread is undefined (one seed).
 6. Per data set, adversarial training worked: the robust model's PGD accuracy at the training eps
    beats the standard model's by > ``robust_gain_min``, its clean accuracy at most ``clean_tol`` below
    the standard one's (one finding per data set with robustness rows; not evaluated when none has).
@@ -138,6 +145,11 @@ def leakage_findings(
     return out
 
 
+def _spread(row: pd.Series, suffix: str = "") -> float:
+    """The spread across seeds of a ``diffroar`` row: the half-width of its 95% t-interval over seeds."""
+    return (row[f"ci_high{suffix}"] - row[f"ci_low{suffix}"]) / 2.0
+
+
 def diffroar_findings(
     results: pd.DataFrame,
     small_k: float,
@@ -145,39 +157,60 @@ def diffroar_findings(
     report: IGReportParams | None = None,
     skipped: Mapping[str, str] | None = None,
 ) -> list[Finding]:
-    """Findings 4-5 (DiffROAR of the robust vs standard model's rankings, and of the random ranking); always two."""
+    """Findings 4-5 (DiffROAR of the robust vs standard model's rankings, and of the random
+    ranking), both judged against the random ranking's spread across retraining seeds; always two."""
     r = report or IGReportParams()
     out = []
     rows = results[results["metric"] == "diffroar"]
     dataset = rows["dataset"].iloc[0] if not rows.empty else "DiffROAR"
     std = _small(_curve(results, dataset, "standard", "diffroar"), small_k) if not rows.empty else rows
     rob = _small(_curve(results, dataset, "robust", "diffroar"), small_k) if not rows.empty else rows
+    rnd = rows[(rows["dataset"] == dataset) & (rows["method"] == "random")].sort_values("x")
+    spread_def = "spread = half-width of the random ranking's 95% t-interval over retraining seeds"
 
     method = rob["method"].iloc[0] if not rob.empty else "attribution"
-    claim = f"{dataset}: DiffROAR of the robust model's {method} is above the standard model's at every k <= {small_k:.0%}"
-    thr = "DiffROAR robust > standard"
+    claim = (f"{dataset}: DiffROAR of the robust model's {method} is above the standard model's at every "
+             f"k <= {small_k:.0%}, by more than the retraining noise")
+    thr = f"robust - standard (means over seeds) > spread at every small k; {spread_def}"
     both, absent = _paired(rob, std, ("robust-model", "standard-model"), ("_robust", "_standard"))
+    if not both.empty:
+        both = both.merge(rnd.rename(columns={c: f"{c}_random" for c in rnd.columns if c != "x"}), on="x", how="left")
     if both.empty:
         out.append(missing(claim, _why(f"{absent} diffroar", None, skipped), thr))
-    elif _any_nan(both["value_robust"], both["value_standard"]):
-        out.append(missing(claim, "a DiffROAR value is NaN", thr))
+    elif both["value_random"].isna().all() and not rnd["x"].isin(both["x"]).any():
+        out.append(missing(claim, f"no random-ranking diffroar rows at k <= {small_k:.0%} (the noise it is "
+                                  "compared with)", thr))
+    elif _any_nan(both["value_robust"], both["value_standard"], both["value_random"]):
+        out.append(missing(claim, "a DiffROAR value is NaN or the random ranking lacks a small k", thr))
+    elif _any_nan(both["ci_low_random"], both["ci_high_random"]):
+        out.append(missing(claim, "the random ranking's spread across seeds is undefined (fewer than 2 retraining "
+                                  f"seeds: n = {int(both['n_random'].min())})", thr))
     else:
+        gap = both["value_robust"] - both["value_standard"]
+        spread = both.apply(_spread, axis=1, suffix="_random")
         out.append(checked(
             claim.replace("robust model's", f"robust model's ({rob['model'].iloc[0]})", 1)
                  .replace("standard model's", f"standard model's ({std['model'].iloc[0]})", 1),
-            bool((both["value_robust"] > both["value_standard"]).all()),
-            "; ".join(f"k={row['x_label_robust']}: {_ci(row, '_robust')} vs {_ci(row, '_standard')}"
-                      for _, row in both.iterrows()), thr))
+            bool((gap > spread).all()),
+            "; ".join(f"k={row['x_label_robust']}: robust {_ci(row, '_robust')} vs standard {_ci(row, '_standard')}, "
+                      f"gap {fmt(g)} vs spread {fmt(h)} (n = {int(row['n_random'])} seeds)"
+                      for (_, row), g, h in zip(both.iterrows(), gap, spread)), thr))
 
     claim = f"{dataset}: the random ranking's DiffROAR stays near 0 at every k"
-    thr = f"|DiffROAR| <= {r.random_tol:g}"
-    rnd = rows[rows["method"] == "random"].sort_values("x")
+    thr = f"|mean DiffROAR| <= max({r.random_tol:g}, spread) at every k; {spread_def}"
     if rnd.empty:
         out.append(missing(claim, _why("random-ranking diffroar", None, skipped), thr))
     elif _any_nan(rnd["value"]):
         out.append(missing(claim, f"a DiffROAR value is NaN ({_listing(rnd)})", thr))
+    elif _any_nan(rnd["ci_low"], rnd["ci_high"]):
+        out.append(missing(claim, "the random ranking's spread across seeds is undefined (fewer than 2 retraining "
+                                  f"seeds: n = {int(rnd['n'].min())})", thr))
     else:
-        out.append(checked(claim, bool((rnd["value"].abs() <= r.random_tol).all()), f"DiffROAR {_listing(rnd)}", thr))
+        spread = rnd.apply(_spread, axis=1)
+        holds = (rnd["value"].abs() <= spread.clip(lower=r.random_tol)).all()
+        out.append(checked(claim, bool(holds), "; ".join(
+            f"k={row['x_label']}: {value_with_ci(row)}, |mean| {fmt(abs(row['value']))} vs spread {fmt(h)} "
+            f"(n = {int(row['n'])} seeds)" for (_, row), h in zip(rnd.iterrows(), spread)), thr))
     return out
 
 
@@ -230,14 +263,33 @@ def input_gradients_findings(
             + diffroar_findings(results, k, report=r, skipped=skipped) + robustness_findings(results, report=r))
 
 
-def _wide(results: pd.DataFrame, metric: str, index=("dataset", "model", "method")) -> str:
+def _wide(results: pd.DataFrame, metric: str, index=("dataset", "model", "method"), ci: bool = False) -> str:
+    """``metric`` with one column per k: the value, or with ``ci`` "value [ci_low, ci_high]"."""
     rows = results[results["metric"] == metric]
     if rows.empty:
         return "_(no rows)_"
-    wide = rows.pivot_table(index=list(index), columns="x", values="value", sort=True)
     labels = rows.drop_duplicates("x").set_index("x")["x_label"]
+    if ci:
+        rows = rows.assign(shown=rows.apply(value_with_ci, axis=1))
+        wide = rows.pivot_table(index=list(index), columns="x", values="shown", aggfunc="first", sort=True).fillna("")
+    else:
+        wide = rows.pivot_table(index=list(index), columns="x", values="value", sort=True).round(3)
     wide.columns = [f"k={labels[c]}" for c in wide.columns]
-    return table(wide.round(3).reset_index())
+    return table(wide.reset_index())
+
+
+def _per_seed(results: pd.DataFrame) -> str:
+    """The per-seed rows: one line per (model, method, seed), acc_top / acc_bottom / DiffROAR per k."""
+    rows = results[results["metric"].isin(["acc_top_seed", "acc_bottom_seed", "diffroar_seed"])]
+    if rows.empty:
+        return "_(no rows)_"
+    labels = rows.drop_duplicates("x").set_index("x")["x_label"]
+    short = {"acc_top_seed": "top", "acc_bottom_seed": "bottom", "diffroar_seed": "DiffROAR"}
+    wide = rows.pivot_table(index=["model", "method", "seed"], columns=["x", "metric"], values="value", sort=True)
+    order = [(x, m) for x in sorted(rows["x"].unique()) for m in short if (x, m) in wide.columns]
+    wide = wide[order].round(3)
+    wide.columns = [f"k={labels[x]} {short[m]}" for x, m in order]
+    return table(wide.reset_index())
 
 
 def input_gradients_report(
@@ -266,7 +318,8 @@ def input_gradients_report(
         "signal on top. **DiffROAR** (eq. 1): retrain a fresh model on images keeping only their top-k (or "
         "bottom-k) pixels by |attribution|, the rest set to the training mean; DiffROAR(k) = acc(top-k) - "
         "acc(bottom-k), > 0 when the attribution ranks discriminative pixels first, ≈ 0 for a random ranking. "
-        "Values are means over test images with a 95% bootstrap interval.",
+        "Values are means over test images with a 95% bootstrap interval, except DiffROAR and its accuracies: "
+        "means over retraining seeds with a 95% t-interval over seeds.",
         "",
     ]
     if setup:
@@ -287,13 +340,19 @@ def input_gradients_report(
     for key in sorted(k for k in figures if k.startswith("gradients_")):
         lines += [f"![{key}]({figures[key]})", ""]
     lines += ["## DiffROAR", "",
-              "On an easy task (BlockMNIST's two digits) a model retrained to convergence reaches high accuracy from "
-              "almost any pixel subset (the mask's own shape also carries class information), so acc(top-k) and "
-              "acc(bottom-k) are both close to 1 and DiffROAR is small: read it relative to the random ranking's. "
-              "Shah et al. report larger gaps on natural images (CIFAR-10: conf/gpu_cifar10).", "",
-              "DiffROAR(k) per ranking:", "", _wide(results, "diffroar"), "",
-              "Accuracy of the models retrained on the top-k / bottom-k unmasked pixels:", "",
-              _wide(results, "acc_top"), "", _wide(results, "acc_bottom"), ""]
+              "Each (ranking, k, top/bottom) is retrained with several seeds (fresh initialisation and data order; "
+              "the rankings and masks are fixed). Seed s gives DiffROAR_s(k) = acc_top_s(k) - acc_bottom_s(k); the "
+              "tables below give the mean over seeds with a 95% Student-t interval over the per-seed values "
+              "(mean ± t_{0.975, n-1} · sd / sqrt(n), n = seeds; with 3 seeds t = 4.30, so the interval is wide). "
+              "The random ranking's half-width is the spread the DiffROAR findings compare with. A random ranking's "
+              "top-k and bottom-k masks are the same kind of task, so its DiffROAR is pure retraining noise.", "",
+              "DiffROAR(k) per ranking (mean over seeds [95% t-interval over seeds]):", "",
+              _wide(results, "diffroar", ci=True), "",
+              "Accuracy of the models retrained on the top-k / bottom-k unmasked pixels (mean over seeds [interval]):",
+              "", "acc_top (top-k pixels kept):", "", _wide(results, "acc_top", ci=True), "",
+              "acc_bottom (bottom-k pixels kept):", "", _wide(results, "acc_bottom", ci=True), "",
+              "Per retraining seed (accuracy on the masked test set; DiffROAR = top - bottom of the same seed):", "",
+              _per_seed(results), ""]
     if "diffroar" in figures:
         lines += [f"![DiffROAR vs k]({figures['diffroar']})", ""]
     for name, reason in sorted((skipped or {}).items()):

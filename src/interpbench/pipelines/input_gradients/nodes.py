@@ -28,6 +28,7 @@ from interpbench.protocols.input_gradients import (
     model_label,
     null_share_rows,
     retrain_masked,
+    retrain_seeds,
     robustness_rows,
     train_variant,
 )
@@ -95,8 +96,10 @@ def train_robust_model(
 
 
 def retrain_on_masked(source: dict, rankings: dict, params: dict, seed: int, device: str, *, level: int, keep: str) -> dict:
-    """One DiffROAR retraining: a fresh model on the images keeping only their ``keep`` (top /
-    bottom) k pixels, k = ``diffroar.k[level]``; returns its per-item test correctness.
+    """The DiffROAR retrainings of one (ranking, k, keep): for each of ``diffroar.seeds`` seeds
+    (derived from the run seed, :func:`retrain_seeds`) a fresh model on the images keeping only
+    their ``keep`` (top / bottom) k pixels, k = ``diffroar.k[level]``; returns the seeds and the
+    per-seed, per-item test correctness ``[seeds, N]``.
     A level beyond the configured list is idle (returns ``{"k": None}``)."""
     p = input_gradients_params(params)
     if level >= len(p.diffroar.k):
@@ -104,28 +107,31 @@ def retrain_on_masked(source: dict, rankings: dict, params: dict, seed: int, dev
         return {"k": None, "keep": keep}
     k = p.diffroar.k[level]
     pair = ig_slot_models(p, source["slot"])
-    cfg = dataclasses.replace(p.diffroar.train, seed=seed)
+    seeds = retrain_seeds(seed, p.diffroar.seeds)
 
-    def build():
-        seed_everything(seed)
+    def build(s: int):
+        seed_everything(s)
         return build_for_data(pair, source["train"]["x"])
 
     with cpu_threads(p.cpu_threads):
         correct = retrain_masked(source["train"], source["test"], rankings["train"], rankings["test"], k=k, keep=keep,
-                                 build=build, cfg=cfg, fill=p.diffroar.fill, device=resolve_device(device),
+                                 build=build, cfg=p.diffroar.train, fill=p.diffroar.fill, device=resolve_device(device),
                                  desc=f"DiffROAR {rankings['model']} {rankings['method']} {keep}-{k_label(k)}",
-                                 seed=seed)
-    return {"k": k, "keep": keep, "correct": correct}
+                                 seeds=seeds, mask_seed=seed)
+    return {"k": k, "keep": keep, "seeds": torch.tensor(seeds), "correct": correct}
 
 
-def select_diffroar_source(params: dict, *slot_data, slots: list[str]) -> dict:
-    """The data slot DiffROAR runs on (``diffroar.data``): its train and test sets.
-    ``slot_data`` are (train, test) for each of ``slots``."""
+def select_diffroar_source(params: dict, seed: int, *slot_data, slots: list[str]) -> dict:
+    """The data slot DiffROAR runs on (``diffroar.data``): its train set (a seeded subsample of
+    ``diffroar.max_train`` images when set) and its test set. ``slot_data`` are (train, test) for
+    each of ``slots``."""
     p = input_gradients_params(params)
     slot = p.diffroar.data
     i = 2 * slots.index(slot)
-    log.info("DiffROAR on the %s slot (%s)", slot, ig_dataset_name(p, slot))
-    return {"slot": slot, "dataset": ig_dataset_name(p, slot), "train": slot_data[i], "test": slot_data[i + 1]}
+    train = subsample(slot_data[i], p.diffroar.max_train, seed + 2)
+    log.info("DiffROAR on the %s slot (%s): %d train / %d test images", slot, ig_dataset_name(p, slot),
+             len(train["y"]), len(slot_data[i + 1]["y"]))
+    return {"slot": slot, "dataset": ig_dataset_name(p, slot), "train": train, "test": slot_data[i + 1]}
 
 
 def compute_test_attributions(state: dict, test: dict, params: dict, seed: int, device: str, *, slot: str) -> dict:
@@ -198,12 +204,15 @@ def score_null_block_share(
 
 
 def score_diffroar(rankings: dict, params: dict, seed: int, *retrained: dict, study: str) -> pd.DataFrame:
-    """acc_top, acc_bottom and DiffROAR(k) = acc_top - acc_bottom of one ranking (Shah et al. eq. 1)."""
+    """acc_top, acc_bottom and DiffROAR(k) = acc_top - acc_bottom of one ranking (Shah et al. eq. 1):
+    per retraining seed (``*_seed`` rows, interval over test items) and their mean over seeds with
+    a 95% t-interval over seeds (see :func:`diffroar_rows`)."""
     p = input_gradients_params(params)
     levels: dict[float, dict] = {}
     for r in retrained:
         if r["k"] is not None:
-            levels.setdefault(r["k"], {"k": r["k"]})[r["keep"]] = r["correct"].numpy()
+            level = levels.setdefault(r["k"], {"k": r["k"], "seeds": [int(s) for s in r["seeds"]]})
+            level[r["keep"]] = r["correct"].numpy()
     rows = diffroar_rows(list(levels.values()), seed=seed, n_boot=p.n_boot, study=study, dataset=rankings["dataset"],
                          model=rankings["model"], method=rankings["method"])
     return results_table(rows)
@@ -243,7 +252,7 @@ def plot_robustness(results: pd.DataFrame) -> Figure:
 
 
 def write_input_gradients_report(
-    results: pd.DataFrame, params: dict, *maps: dict, slots: list[str]
+    results: pd.DataFrame, params: dict, seed: int, *maps: dict, slots: list[str]
 ) -> tuple[str, dict[str, dict]]:
     """The study's Markdown report and its findings' counts (for MLflow, see :func:`findings_to_metrics`);
     ``maps`` are the (standard, robust) attribution bundles of each slot."""
@@ -258,8 +267,12 @@ def write_input_gradients_report(
                      f"({pair.standard.optimizer}, lr {pair.standard.lr:g}); robust {pair.robust.epochs} epochs of "
                      f"PGD-{a.norm} training (eps {a.eps:g}, {a.steps} steps, init {pair.robust_init})")
     d = p.diffroar
-    setup.append(f"DiffROAR on {ig_dataset_name(p, d.data)}: {d.method} rankings of both models and a random ranking; "
-                 f"retrained {d.train.epochs} epochs ({d.train.optimizer}, lr {d.train.lr:g}); fill {d.fill}")
+    n_train = "all" if d.max_train is None else f"at most {d.max_train}"
+    setup.append(f"DiffROAR on {ig_dataset_name(p, d.data)} at k = {', '.join(k_label(k) for k in d.k)}: {d.method} "
+                 f"rankings of both models and a random ranking; each (ranking, k, top/bottom) retrained with "
+                 f"{d.seeds} seeds ({', '.join(map(str, retrain_seeds(seed, d.seeds)))}) for {d.train.epochs} "
+                 f"epochs ({d.train.optimizer}, lr {d.train.lr:g}, batch {d.train.batch_size}) on {n_train} training "
+                 f"images; fill {d.fill}")
     setup.append(f"attributions explain the {p.explanation.target} class; methods {', '.join(p.explanation.methods)}")
     figures = {"accuracy": "accuracy.png", "null_block_share": "null_block_share.png", "diffroar": "diffroar.png",
                **{f"gradients_{s}": f"{s}_gradients.png" for s in slots}}

@@ -7,9 +7,11 @@ Structure (the parameters in ``conf/base/parameters_input_gradients.yml`` config
   colour-image slot `rgb` (the synthetic scenes, or CIFAR-10 in ``conf/gpu_cifar10``); each trains a
   standard and a PGD adversarially trained model, scores clean / PGD accuracy, computes attribution
   maps of the test images and, on the BlockMNIST slots, their share of top-k pixels in the null block;
-- DiffROAR (``input_gradients.diffroar``) on the slot named by ``diffroar.data``: one ranking per
-  model (``standard``, ``robust``) plus a model-free ``random`` ranking, and one retraining node per
-  ranking x k level x top/bottom (``diffroar.<ranking>.k<i>.retrain_<keep>``), all independent.
+- DiffROAR (``input_gradients.diffroar``) on the slot named by ``diffroar.data`` (the colour
+  images by default): one ranking per model (``standard``, ``robust``) plus a model-free ``random``
+  ranking, and one retraining node per ranking x k level x top/bottom
+  (``diffroar.<ranking>.k<i>.retrain_<keep>``), all independent; each retrains ``diffroar.seeds``
+  fresh models in a loop (one per seed), so the graph does not grow with the seeds.
 """
 
 import functools
@@ -130,7 +132,8 @@ def _ranking(ranking: str) -> Pipeline:
 def _diffroar() -> Pipeline:
     per_slot = [f"{s}.{n}" for s in SLOTS for n in ("train_data", "test_data")]
     select, p_select = _uses(select_diffroar_source, 0, "data", "diffroar", slots=list(SLOTS))
-    select = Node(select, [*p_select, *per_slot], "source", name="select_source", tags=["data_engineering"])
+    select = Node(select, [*p_select, "params:seed", *per_slot], "source", name="select_source",
+                  tags=["data_engineering"])
     states = {f"{s}_{v}_state": f"{s}.{v}_state" for s in SLOTS for v in VARIANTS}
     parts = [select, *(_ranking(r) for r in RANKINGS)]
     return Pipeline(parts, namespace="diffroar", inputs={**{n: n for n in per_slot}, **states},
@@ -155,9 +158,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         Node(plot_diffroar, "results", "diffroar_figure", name="plot_diffroar", tags=["reporting"]),
         Node(plot_robustness, "results", "accuracy_figure", name="plot_robustness", tags=["reporting"]),
         Node(results_to_metrics, "results", "mlflow_metrics", name="log_metrics", tags=["reporting"]),
-        Node(_uses(write_input_gradients_report, 1, *KEYS, slots=list(SLOTS))[0],
-             ["results", *_uses(write_input_gradients_report, 1, *KEYS)[1], *maps],
-             ["report", "findings_metrics"], name="write_report", tags=["reporting"]),
+        Node(report, ["results", *p_report, "params:seed", *maps], ["report", "findings_metrics"], name="write_report",
+             tags=["reporting"]),
     ]
     return Pipeline(
         parts,
