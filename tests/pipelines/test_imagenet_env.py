@@ -8,7 +8,7 @@ import torchvision
 from PIL import Image
 
 from interpbench.config import parse
-from interpbench.pipelines.sanity_checks.nodes import compute_randomization_maps, score_randomization, select_images
+from interpbench.pipelines.sanity_checks.nodes import compute_original_maps, compute_randomization_maps, score_randomization, select_images
 from interpbench.pipelines.params import SanityParams, StudySlotParams
 from interpbench.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
 
@@ -42,8 +42,9 @@ def test_pretrained_slot_on_an_image_folder(tmp_path):
     protocol = {"n_images": 3, "n_boot": 10, "methods": {"saliency": {}}, "metrics": ["spearman_abs"]}
     images = select_images({}, slot, protocol)
     assert images["x"].shape == (3, 3, 32, 32)
-    bundle = compute_randomization_maps(images, {}, {"model": {"architecture": "mnist_cnn"}}, slot, protocol, 0, "cpu",
-                                        mode="cascading")
+    zoo = {"model": {"architecture": "mnist_cnn"}}
+    original = compute_original_maps(images, {}, zoo, slot, protocol, 0, "cpu")
+    bundle = compute_randomization_maps(images, original, {}, zoo, slot, protocol, 0, "cpu", mode="cascading")
     assert bundle["steps"][:3] == ["original", "net.fc", "net.layer4.1"]
     table = score_randomization(bundle, protocol, slot, 0, study="sanity_checks", model_name="mnist_cnn",
                                 dataset="mnist", mode="cascading")

@@ -150,3 +150,12 @@ def test_report_lists_findings_tables_and_figures():
     assert "`gradcam on blockmnist` not applicable: no conv layer" in text and "- blockmnist: mlp" in text
     empty = input_gradients_report(results_table([]))
     assert empty.count("- ⚠ not evaluated: **") == 6 and "✅" not in empty and "no clean_acc / robust_acc rows" in empty
+
+
+def test_null_share_findings_need_the_whole_interval_past_the_threshold():
+    """A point estimate past the threshold is not enough when the measured interval crosses it."""
+    table = _paper_like()
+    std = (table["model"] == STD) & (table["dataset"] == "blockmnist") & (table["metric"] == "null_block_share")
+    table.loc[std, "ci_low"] = 0.2  # below leak_min 0.25 while the values stay at ~0.4
+    findings = input_gradients_findings(table, small_k=0.1)
+    assert findings[0].status == "failed" and findings[0].threshold.endswith("the whole 95% interval")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import operator
-import weakref
+from dataclasses import dataclass
 
 import torch
 from captum.attr import LRP, Deconvolution, DeepLift, DeepLiftShap, GuidedBackprop
@@ -97,31 +97,76 @@ RELU_FUNCTIONS = frozenset({"relu", "relu_"})
 DEEPLIFT_FUNCTIONS = RELU_FUNCTIONS | {
     "max_pool1d", "max_pool2d", "max_pool3d", "elu", "leaky_relu", "softplus", "softmax", "sigmoid", "tanh",
 }
-_FUNCTIONS_CACHE: weakref.WeakKeyDictionary[nn.Module, frozenset[str]] = weakref.WeakKeyDictionary()
+@dataclass(frozen=True)
+class TracedCalls:
+    """What the fx checks need from one torch.fx trace: the graph's call nodes as ``(op, target,
+    name)`` (``call_module`` targets are submodule paths; functions are kept as objects), or
+    ``nodes=None`` and the ``error`` when the forward could not be traced."""
+
+    nodes: tuple[tuple[str, object, str], ...] | None
+    error: str = ""
+
+
+#: architecture_key(model) -> TracedCalls; one trace per architecture (see :func:`traced_calls`).
+_TRACES: dict[tuple, TracedCalls] = {}
+_TRACES_MAX = 64
+
+
+def architecture_key(model: nn.Module) -> tuple:
+    """What a torch.fx trace of ``model`` depends on apart from its weights: each submodule's path,
+    class, mode and configuration (``extra_repr`` and plain attributes such as flags and sizes).
+
+    Re-initialising or retraining weights leaves the key unchanged, so the randomization steps of
+    one model (fresh deep copies) share it; a different class or layer configuration changes it.
+    """
+    plain = (bool, int, float, str, tuple, list, type(None))
+    parts = []
+    for name, module in model.named_modules():
+        attrs = tuple(sorted((k, repr(v)) for k, v in vars(module).items()
+                             if not k.startswith("_") and k != "training" and isinstance(v, plain)))
+        parts.append((name, type(module), module.training, module.extra_repr(), attrs))
+    return tuple(parts)
+
+
+def traced_calls(model: nn.Module) -> TracedCalls:
+    """The call nodes of ``torch.fx.symbolic_trace(model)``, traced once per :func:`architecture_key`.
+
+    Captum's methods are checked on every randomization step of the sanity checks, each a new copy
+    of the same architecture: tracing it again for each copy would give the same graph.
+    """
+    key = architecture_key(model)
+    hit = _TRACES.get(key)
+    if hit is None:
+        try:
+            graph = torch.fx.symbolic_trace(model).graph
+        except Exception as exc:  # data-dependent control flow etc.
+            log.debug("Could not trace %s with torch.fx: %s", type(model).__name__, exc)
+            hit = TracedCalls(None, f"{type(exc).__name__}: {exc}")
+        else:
+            hit = TracedCalls(tuple((n.op, n.target, n.name) for n in graph.nodes
+                                    if n.op in ("call_module", "call_function", "call_method")))
+        if len(_TRACES) >= _TRACES_MAX:
+            _TRACES.clear()
+        _TRACES[key] = hit
+    return hit
 
 
 def require_module_activations(model: nn.Module, functions: frozenset[str]) -> None:
     """NotApplicableError if the traced forward applies one of ``functions`` (by name) outside a module.
 
-    A model that torch.fx cannot trace is let through: nothing can be said about it.
+    A model that torch.fx cannot trace is let through: nothing can be said about it. The trace is
+    cached by architecture (:func:`traced_calls`).
     """
-    if model not in _FUNCTIONS_CACHE:
-        try:
-            graph = torch.fx.symbolic_trace(model).graph
-        except Exception as exc:  # data-dependent control flow etc.
-            log.debug("Could not trace %s to look for functional activations: %s", type(model).__name__, exc)
-            return
-        _FUNCTIONS_CACHE[model] = frozenset(_op_names(graph))
-    found = sorted(_FUNCTIONS_CACHE[model] & functions)
+    calls = traced_calls(model)
+    if calls.nodes is None:
+        return
+    applied = {_name(target) for op, target, _ in calls.nodes if op in ("call_function", "call_method")}
+    found = sorted(applied & functions)
     if found:
         raise NotApplicableError(
             f"its forward applies {', '.join(map(repr, found))} as a function; the method's rules are "
             "hooked on activation modules (nn.ReLU, ...), so these would get the plain gradient."
         )
-
-
-def _op_names(graph: torch.fx.Graph) -> set[str]:
-    return {_name(n.target) for n in graph.nodes if n.op in ("call_function", "call_method")}
 
 
 def _name(target: object) -> str:
@@ -142,26 +187,24 @@ def check_plain_chain(model: nn.Module) -> None:
     a concatenation or a functional activation would get the plain gradient and silently break
     relevance conservation, so they are refused here (found by tracing the forward with torch.fx).
     """
-    try:
-        graph = torch.fx.symbolic_trace(model).graph
-    except Exception as exc:  # data-dependent control flow etc.: the graph cannot be checked
+    calls = traced_calls(model)  # cached by architecture
+    if calls.nodes is None:  # data-dependent control flow etc.: the graph cannot be checked
         raise NotApplicableError(
-            f"its forward could not be traced to check that it is a plain chain of layers "
-            f"({type(exc).__name__}: {exc})."
-        ) from None
+            f"its forward could not be traced to check that it is a plain chain of layers ({calls.error})."
+        )
     called: set[str] = set()
-    for node in graph.nodes:
-        if node.op == "call_module":
-            if node.target in called:
-                raise NotApplicableError(f"module {node.target!r} is used more than once in the forward pass.")
-            called.add(node.target)
-        elif node.op in ("call_function", "call_method") and node.target not in _RESHAPES:
-            name = _name(node.target)
-            what = "merges two branches (a residual addition or concatenation)" if node.target in _MERGES else (
+    for op, target, node_name in calls.nodes:
+        if op == "call_module":
+            if target in called:
+                raise NotApplicableError(f"module {target!r} is used more than once in the forward pass.")
+            called.add(target)
+        elif target not in _RESHAPES:
+            name = _name(target)
+            what = "merges two branches (a residual addition or concatenation)" if target in _MERGES else (
                 "applies an operation outside a module"
             )
             raise NotApplicableError(
-                f"its forward {what}: {name!r} (graph node {node.name!r}); LRP needs a plain chain of modules."
+                f"its forward {what}: {name!r} (graph node {node_name!r}); LRP needs a plain chain of modules."
             )
     unsupported = sorted({type(m).__name__ for m in _leaves(model) if type(m) not in _LRP_MODULES})
     if unsupported:

@@ -56,7 +56,8 @@ class ClassifierParams:
 
 @dataclass
 class RandomLabelParams:
-    """Data randomization: the same architecture trained on permuted labels until it fits them."""
+    """Data randomization: the same architecture trained on permuted labels until it fits them, and
+    a true-label control trained on the same subset with the same recipe (``train``)."""
 
     enabled: bool = True  # off e.g. for pretrained ImageNet models (it needs retraining them)
     n_train: int = 1000
@@ -93,7 +94,8 @@ class SanityReportParams:
     gradient_similarity_max: float = 0.3  # Gradient Spearman (abs) once every block is randomized: below this
     top_steps: int = 2  # Guided Backprop vs Gradient: mean over cascade steps 1..top_steps
     guided_backprop_margin: float = 0.15  # ... Guided Backprop's mean above Gradient's by more than this
-    random_labels_similarity_max: float = 0.5  # Gradient Spearman (abs) true vs random labels: below this
+    random_labels_similarity_max: float = 0.5  # Gradient Spearman (abs) random-label model vs control: below this
+    random_labels_fit_min: float = 0.9  # ... evaluated only when both models fit their training labels (eval mode) to >= this
 
 
 @dataclass

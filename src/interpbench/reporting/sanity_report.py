@@ -21,6 +21,20 @@ def _row(results: pd.DataFrame, **eq) -> pd.Series | None:
     return None if sel.empty else sel.iloc[0]
 
 
+def _upper(row: pd.Series) -> float:
+    """The 95% interval's upper end (the value itself where the table has no interval): a finding
+    "below a threshold" holds only when the noise the run measured cannot reach it."""
+    return float(row["value"]) if _nan(row.get("ci_high", math.nan)) else float(row["ci_high"])
+
+
+def _lows(rows: pd.DataFrame) -> pd.Series:
+    return rows["ci_low"].where(rows["ci_low"].notna(), rows["value"]) if "ci_low" in rows else rows["value"]
+
+
+def _highs(rows: pd.DataFrame) -> pd.Series:
+    return rows["ci_high"].where(rows["ci_high"].notna(), rows["value"]) if "ci_high" in rows else rows["value"]
+
+
 def _nan(x: float) -> bool:
     return x is None or math.isnan(float(x))
 
@@ -40,9 +54,12 @@ def sanity_findings(
        once every block is randomized (cascading). 2. Guided Backprop stays markedly more similar
        than Gradient (mean Spearman abs over the top ``top_steps`` blocks, by more than
        ``guided_backprop_margin``). 3. The random-label model's Gradient maps differ from the
-       true-label model's (Spearman abs below ``random_labels_similarity_max``). A finding whose rows
-       are missing or NaN, whose method was not applicable (``skipped``: method -> reason) or whose
-       test is switched off is ``not_evaluated`` with the reason.
+       true-label control's (same subset and recipe; Spearman abs below
+       ``random_labels_similarity_max``), evaluated only when both models fit their training labels
+       in eval mode (``train_acc`` rows, ``x_name`` ``labels_permuted``) to at least
+       ``random_labels_fit_min``. A finding whose rows are missing or NaN, whose method was not
+       applicable (``skipped``: method -> reason), whose test is switched off or whose models did
+       not fit their labels is ``not_evaluated`` with the reason.
     """
     r = report or SanityReportParams()
     steps = r.top_steps if top_steps is None else top_steps
@@ -57,7 +74,7 @@ def sanity_findings(
     out = []
     casc = results[(results["model"] == f"{model}_cascading") & (results["metric"] == "spearman_abs")]
     claim1 = f"{model}: Gradient Spearman (abs) falls low once all blocks are randomized"
-    thr1 = f"Spearman (abs) < {r.gradient_similarity_max:g}"
+    thr1 = f"Spearman (abs) < {r.gradient_similarity_max:g}, the whole 95% interval"
     last = casc["x"].max() if not casc.empty else None
     grad = _row(casc, method="saliency", x=last) if last is not None else None
     if grad is None:
@@ -65,11 +82,12 @@ def sanity_findings(
     elif _nan(grad["value"]):
         out.append(missing(claim1, f"the Spearman (abs) at step {int(last)} is NaN", thr1))
     else:
-        out.append(checked(claim1, grad["value"] < r.gradient_similarity_max,
+        out.append(checked(claim1, _upper(grad) < r.gradient_similarity_max,
                            f"{value_with_ci(grad)} at step {int(last)} ({grad['x_label']})", thr1))
 
     claim2 = f"{model}: Guided Backprop stays markedly more similar than Gradient over the top {steps} blocks"
-    thr2 = f"mean Spearman (abs) Guided Backprop - Gradient > {r.guided_backprop_margin:g} over steps 1-{steps}"
+    thr2 = (f"mean Spearman (abs) Guided Backprop - Gradient > {r.guided_backprop_margin:g} over steps 1-{steps}, "
+            "Guided Backprop's interval lows against Gradient's interval highs")
     top = casc[(casc["x"] >= 1) & (casc["x"] <= steps)]
     g, gb = top[top["method"] == "saliency"], top[top["method"] == "guided_backprop"]
     if g.empty or gb.empty:
@@ -79,25 +97,45 @@ def sanity_findings(
         out.append(missing(claim2, "the Spearman (abs) values are NaN", thr2))
     else:
         out.append(checked(
-            claim2, gb["value"].mean() - g["value"].mean() > r.guided_backprop_margin,
+            claim2, _lows(gb).mean() - _highs(g).mean() > r.guided_backprop_margin,
             f"mean Spearman (abs) over steps 1-{steps}: Guided Backprop {fmt(gb['value'].mean())} "
-            f"vs Gradient {fmt(g['value'].mean())}", thr2))
+            f"(interval lows {fmt(_lows(gb).mean())}) vs Gradient {fmt(g['value'].mean())} "
+            f"(interval highs {fmt(_highs(g).mean())})", thr2))
 
-    claim3 = f"{model}: the random-label model's Gradient maps differ from the true-label model's"
-    thr3 = f"Spearman (abs) < {r.random_labels_similarity_max:g}"
-    rl = _row(results, model=f"{model}_random_labels", method="saliency", metric="spearman_abs")
-    acc = _row(results, model=f"{model}_random_labels", metric="train_acc")
+    claim3 = f"{model}: the random-label model's Gradient maps differ from the true-label control's"
+    thr3 = (f"Spearman (abs) < {r.random_labels_similarity_max:g}, the whole 95% interval; evaluated when both models fit their training "
+            f"labels to eval accuracy >= {r.random_labels_fit_min:g}")
+    rl_rows = results[results["model"] == f"{model}_random_labels"]
+    rl = _row(rl_rows, method="saliency", metric="spearman_abs")
+    fits = rl_rows[(rl_rows["metric"] == "train_acc") & (rl_rows["x_name"] == "labels_permuted")]
+    fit_random, fit_true = _row(fits, x=1.0), _row(fits, x=0.0)
     if not random_labels_enabled:
         out.append(missing(claim3, "the random-label test is switched off "
                                    "(sanity_checks.protocol.random_labels.enabled: false)", thr3))
     elif rl is None:
         out.append(missing(claim3, why_absent(("saliency",), "random-label saliency spearman_abs"), thr3))
+    elif fit_random is None or fit_true is None:
+        absent = " and ".join(w for w, f in (("random-label model", fit_random), ("true-label control", fit_true))
+                              if f is None)
+        out.append(missing(claim3, f"no eval-mode fit (train_acc, x_name labels_permuted) of the {absent} "
+                                   f"for {model} in the results", thr3))
+    elif _nan(fit_random["value"]) or _nan(fit_true["value"]):
+        out.append(missing(claim3, "the eval-mode fit of the random-label model or of the control is NaN", thr3))
+    elif fit_random["value"] < r.random_labels_fit_min:
+        out.append(missing(claim3, f"the random-label model fit only {fmt(fit_random['value'])} of its permuted "
+                                   f"labels (eval mode; < {r.random_labels_fit_min:g}), so it has not memorised "
+                                   "them and the comparison says nothing", thr3))
+    elif fit_true["value"] < r.random_labels_fit_min:
+        out.append(missing(claim3, f"the true-label control fit only {fmt(fit_true['value'])} of its training "
+                                   f"labels (eval mode; < {r.random_labels_fit_min:g}), so it is no trained "
+                                   "reference", thr3))
     elif _nan(rl["value"]):
-        out.append(missing(claim3, "the true vs random labels Spearman (abs) is NaN", thr3))
+        out.append(missing(claim3, "the random-label vs control Spearman (abs) is NaN", thr3))
     else:
-        fit = f"; the random-label model fit its permuted labels to train accuracy {fmt(acc['value'])}" if acc is not None else ""
-        out.append(checked(claim3, rl["value"] < r.random_labels_similarity_max,
-                           f"Spearman (abs) true vs random labels {value_with_ci(rl)}{fit}", thr3))
+        out.append(checked(claim3, _upper(rl) < r.random_labels_similarity_max,
+                           f"Spearman (abs) random-label model vs true-label control {value_with_ci(rl)}; "
+                           f"eval-mode fit of the training labels: random-label model {value_with_ci(fit_random)}, "
+                           f"control {value_with_ci(fit_true)}", thr3))
     return out
 
 
@@ -136,10 +174,12 @@ def sanity_report(
         "",
         "Reproduces Adebayo et al. (NeurIPS 2018): maps of the trained model compared with maps after "
         "cascading randomization (blocks re-initialised from the output down), independent randomization "
-        "(one block at a time) and data randomization (labels permuted before training). Similarity to the "
-        "original maps: Spearman rank correlation of abs-normalised and of signed maps, SSIM of min-max "
-        "maps, Spearman of HOG descriptors; mean over images with a 95% bootstrap interval. Every map "
-        "explains the logit of the original model's predicted class.",
+        "(one block at a time) and data randomization (a model trained on permuted labels against a "
+        "true-label control trained on the same subset with the same recipe). Similarity to the "
+        "reference maps: Spearman rank correlation of abs-normalised and of signed maps, SSIM of min-max "
+        "maps, Spearman of HOG descriptors; mean over images with a 95% bootstrap interval. The model "
+        "randomization maps explain the logit of the original model's predicted class; the two data "
+        "randomization models each explain their own predicted class.",
         "",
         "## Findings",
         "",
@@ -157,6 +197,15 @@ def sanity_report(
             wide.columns = [casc.drop_duplicates("x").set_index("x").loc[c, "x_label"] for c in wide.columns]
             lines += ["Spearman (abs) to the original map along the cascade:", "",
                       table(wide.round(3).reset_index()), ""]
+        rl = results[results["model"] == f"{m}_random_labels"]
+        sim = rl[(rl["metric"] == "spearman_abs") & (rl["x_name"] == "data_randomization")]
+        if not sim.empty:
+            lines += ["Data randomization, Spearman (abs) of the random-label model's maps to the true-label "
+                      "control's:", "",
+                      table(pd.DataFrame({"method": sim["method"], "spearman_abs": [value_with_ci(r) for _, r in sim.iterrows()]})),
+                      ""]
+        for _, fit in rl[rl["metric"] == "train_acc"].sort_values("x", ascending=False).iterrows():
+            lines.append(f"- {fit['x_label']}: {value_with_ci(fit)}")
         for method, reason in sorted(skipped.get(m, {}).items()):
             lines.append(f"- `{method}` not applicable: {reason}")
     return "\n".join(lines) + "\n"

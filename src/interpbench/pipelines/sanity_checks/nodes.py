@@ -10,9 +10,7 @@ import torch
 from matplotlib.figure import Figure
 
 from interpbench.config import parse
-from interpbench.explain import method_maps
-from interpbench.metrics.results import results_table
-from interpbench.models.training import predict, train_model
+from interpbench.metrics.results import results_table, summarize
 from interpbench.pipelines.common import findings_to_metrics
 from interpbench.pipelines.helpers import (
     build_for_data,
@@ -22,6 +20,10 @@ from interpbench.pipelines.helpers import (
 from interpbench.pipelines.inputs import slot_images, slot_labels, slot_model
 from interpbench.pipelines.params import SanityParams, SanityReportParams
 from interpbench.protocols.sanity_checks import (
+    data_randomization_maps,
+    fit_labels,
+    label_subset,
+    original_maps,
     randomization_maps,
     randomization_rows,
     similarity_rows,
@@ -36,21 +38,38 @@ from interpbench.runtime import resolve_device, seed_everything
 log = logging.getLogger(__name__)
 
 
-def train_random_labels(train: dict, zoo_slot: dict, protocol: dict, seed: int, device: str) -> tuple[dict, pd.DataFrame]:
+LABELS = ("random", "true")  #: the data randomization models: permuted labels, and the true-label control
+
+
+def train_on_labels(
+    train: dict, zoo_slot: dict, protocol: dict, seed: int, device: str, *, labels: str
+) -> tuple[dict, pd.DataFrame, dict]:
     """Data randomization (Adebayo et al. 2018, §3.2): the zoo slot's architecture trained on a
-    seeded permutation of the training labels until it fits them (``stop_at_accuracy``)."""
+    seeded subset of the training split, on a seeded permutation of its labels (``labels="random"``)
+    or on its true labels (``"true"``: the control). Both use the same subset, seed (so the same
+    initial weights and batch order) and ``random_labels.train`` recipe; only the labels differ.
+
+    Returns the weights, the per-epoch history (running train-mode accuracy) and the fit measured
+    after training in eval mode on the subset and its training labels: ``{"correct": [n] 0/1,
+    "labels": labels, "epochs": epochs trained}``.
+    """
+    if labels not in LABELS:
+        raise ValueError(f"train_on_labels: labels must be one of {LABELS}, got {labels!r}.")
     p = parse(SanityParams, protocol, "sanity_checks.protocol").random_labels
     if not p.enabled:
-        return {}, pd.DataFrame({"epoch": [], "loss": [], "accuracy": []})
+        return ({}, pd.DataFrame({"epoch": [], "loss": [], "accuracy": []}),
+                {"correct": torch.zeros(0), "labels": labels, "epochs": 0})
     zoo = classifier_params(zoo_slot, "zoo slot")
-    gen = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(train["y"]), generator=gen)[: p.n_train]
-    x, y = train["x"][idx], train["y"][idx][torch.randperm(len(idx), generator=gen)]
+    x, y_true, y_random = label_subset(train["x"], train["y"], p.n_train, seed)
+    y = y_random if labels == "random" else y_true
     cfg = dataclasses.replace(p.train, seed=seed)
     seed_everything(seed)
     model = build_for_data(zoo, x)
-    history = train_model(model, x, y, cfg, resolve_device(device), desc=f"{zoo.model.architecture} random labels")
-    return cpu_state_dict(model), pd.DataFrame(history)
+    history, correct = fit_labels(model, x, y, cfg, resolve_device(device),
+                                  desc=f"{zoo.model.architecture} {labels} labels")
+    log.info("%s %s labels: eval-mode accuracy on its %d training labels %.4f after %d epochs",
+             zoo.model.architecture, labels, len(y), float(correct.mean()), len(history))
+    return cpu_state_dict(model), pd.DataFrame(history), {"correct": correct, "labels": labels, "epochs": len(history)}
 
 
 def select_images(test: dict, slot: dict | None, protocol: dict) -> dict:
@@ -59,31 +78,43 @@ def select_images(test: dict, slot: dict | None, protocol: dict) -> dict:
     return slot_images(slot, test, p.n_images, "sanity_checks slot")
 
 
-def compute_randomization_maps(
-    images: dict, state: dict, zoo_slot: dict, slot: dict | None, protocol: dict, seed: int, device: str, *, mode: str
+def compute_original_maps(
+    images: dict, state: dict, zoo_slot: dict, slot: dict | None, protocol: dict, seed: int, device: str
 ) -> dict:
-    """Every method's maps at every step of ``mode`` (cascading / independent) randomization."""
+    """Every method's maps of the slot's trained model (its own predicted class): step 0 of both
+    randomization modes, computed once."""
     p = parse(SanityParams, protocol, "sanity_checks.protocol")
     model = slot_model(slot, zoo_slot, state, images["x"], "sanity_checks slot")
-    return randomization_maps(model, images["x"], p.methods, mode, seed, resolve_device(device))
+    return original_maps(model, images["x"], p.methods, seed, resolve_device(device))
+
+
+def compute_randomization_maps(
+    images: dict, original: dict, state: dict, zoo_slot: dict, slot: dict | None, protocol: dict, seed: int,
+    device: str, *, mode: str
+) -> dict:
+    """Every method's maps at every step of ``mode`` (cascading / independent) randomization;
+    step 0 is ``original`` (:func:`compute_original_maps`)."""
+    p = parse(SanityParams, protocol, "sanity_checks.protocol")
+    model = slot_model(slot, zoo_slot, state, images["x"], "sanity_checks slot")
+    return randomization_maps(model, images["x"], p.methods, mode, seed, resolve_device(device), original=original)
+
+
+#: names of the two data randomization models in the maps bundle and its figure
+CONTROL, RANDOM = "true labels (control)", "random labels"
 
 
 def compute_random_label_maps(
-    images: dict, state: dict, random_state: dict, zoo_slot: dict, protocol: dict, seed: int, device: str
+    images: dict, true_state: dict, random_state: dict, zoo_slot: dict, protocol: dict, seed: int, device: str
 ) -> dict:
-    """Maps of the true-label and the random-label model, both for the true-label model's prediction."""
+    """Maps of the true-label control and of the random-label model (same architecture, subset and
+    recipe), each explaining its own predicted class."""
     p = parse(SanityParams, protocol, "sanity_checks.protocol")
     if not p.random_labels.enabled:
         return {"maps": torch.zeros(0), "steps": [], "methods": [], "skipped": {}}
-    dev = resolve_device(device)
     zoo = classifier_params(zoo_slot, "zoo slot")
-    trained, shuffled = (build_for_data(zoo, images["x"], s).to(dev) for s in (state, random_state))
-    x = images["x"].to(dev)
-    target = predict(trained, x, device=dev).to(dev)
-    true_maps, skipped = method_maps(trained, x, target, p.methods, seed)
-    random_maps, _ = method_maps(shuffled, x, target, p.methods, seed)
-    return {"maps": torch.stack([true_maps, random_maps]), "steps": ["true labels", "random labels"],
-            "methods": list(p.methods), "target": target.cpu(), "skipped": skipped}
+    control, shuffled = (build_for_data(zoo, images["x"], s) for s in (true_state, random_state))
+    return data_randomization_maps({CONTROL: control, RANDOM: shuffled}, images["x"], p.methods, seed,
+                                   resolve_device(device))
 
 
 def score_randomization(
@@ -98,23 +129,30 @@ def score_randomization(
 
 
 def score_random_labels(
-    bundle: dict, history: pd.DataFrame, protocol: dict, slot: dict | None, seed: int, *, study: str, model_name: str,
-    dataset: str,
+    bundle: dict, random_fit: dict, true_fit: dict, protocol: dict, slot: dict | None, seed: int, *, study: str,
+    model_name: str, dataset: str,
 ) -> pd.DataFrame:
-    """Data randomization rows: map similarity true- vs random-label model, and the random-label
-    model's final train accuracy on its permuted labels (how well it fit them)."""
+    """Data randomization rows (model ``<label>_random_labels``): map similarity of the random-label
+    model to the true-label control (``x_name`` ``data_randomization``), and each model's eval-mode
+    accuracy on its own training labels over the training subset (metric ``train_acc``, method
+    ``none``, ``x_name`` ``labels_permuted``: x = 1 the random-label model, 0 the control)."""
     p = parse(SanityParams, protocol, "sanity_checks.protocol")
     if not p.random_labels.enabled:
         return results_table([])
     model_label, dataset_label = slot_labels(slot, model_name, dataset)
     keys = dict(study=study, dataset=dataset_label, model=f"{model_label}_random_labels")
-    label_test = {"x_name": "data_randomization", "x": 1.0, "x_label": "true vs random labels"}
-    rows = similarity_rows(bundle["maps"][0], [(bundle["maps"][1], label_test)], bundle["methods"], p.metrics,
+    steps = list(bundle["steps"])
+    ref, other = steps.index(CONTROL), steps.index(RANDOM)
+    label_test = {"x_name": "data_randomization", "x": 1.0,
+                  "x_label": "random-label model vs true-label control (same subset and recipe), "
+                             "each explaining its own predicted class"}
+    rows = similarity_rows(bundle["maps"][ref], [(bundle["maps"][other], label_test)], bundle["methods"], p.metrics,
                            seed=seed, n_boot=p.n_boot, **keys)
-    last = history.iloc[-1]
-    rows.append({**keys, "method": "none", "metric": "train_acc", "value": float(last["accuracy"]),
-                 "n": p.random_labels.n_train, "seed": seed, "x_name": "epoch", "x": float(last["epoch"]),
-                 "x_label": f"epoch {int(last['epoch'])}"})
+    for fit, x, who in ((random_fit, 1.0, "random-label model: eval-mode accuracy on its permuted training labels"),
+                        (true_fit, 0.0, "true-label control: eval-mode accuracy on its true training labels")):
+        rows.append(summarize(fit["correct"].numpy(), seed=seed, n_boot=p.n_boot, **keys, method="none",
+                              metric="train_acc", x_name="labels_permuted", x=x,
+                              x_label=f"{who} ({int(fit['epochs'])} epochs)"))
     return results_table(rows)
 
 

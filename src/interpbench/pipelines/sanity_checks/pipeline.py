@@ -4,8 +4,11 @@ Two model slots named for their role, ``sanity_checks.primary`` (by default the 
 the paper's MNIST CNN) and ``sanity_checks.secondary`` (by default the zoo's ``mlp``); either can
 hold a pretrained model on an image folder instead (``StudySlotParams``, e.g. Inception v3 and
 ResNet-50 in ``conf/imagenet``). The results table names each by its label (zoo model or
-architecture). Cascading and independent randomization are separate nodes so they can run in
-parallel.
+architecture). The trained model's maps are computed once per slot (``original_maps``) and are
+step 0 of both cascading and independent randomization, separate nodes so they can run in
+parallel. Data randomization trains two models per slot on the same subset with the same recipe:
+one on permuted labels (``random_labels_state``) and the true-label control
+(``true_labels_state``); their maps are compared with each other.
 """
 
 import functools
@@ -15,6 +18,8 @@ from kedro.pipeline import Node, Pipeline
 from interpbench.pipelines.common import collect_results, results_to_metrics
 from interpbench.pipelines.helpers import bind
 from interpbench.pipelines.sanity_checks.nodes import (
+    LABELS,
+    compute_original_maps,
     compute_random_label_maps,
     compute_randomization_maps,
     plot_randomization_grid,
@@ -22,7 +27,7 @@ from interpbench.pipelines.sanity_checks.nodes import (
     score_random_labels,
     score_randomization,
     select_images,
-    train_random_labels,
+    train_on_labels,
     write_sanity_report,
 )
 
@@ -37,22 +42,33 @@ def _slot(slot: str, model: str, dataset: str) -> Pipeline:
     common = ["params:zoo_slot", "params:protocol"]
     nodes = [
         Node(select_images, ["test", "params:slot", "params:protocol"], "images", name="select_images", tags=["explanation"]),
-        Node(train_random_labels, ["train", *common, "params:seed", "params:device"],
-             ["random_labels_state", "random_labels_history"], name="train_random_labels", tags=["training"]),
+        # The trained model's maps, once: step 0 of both randomization modes.
+        Node(compute_original_maps,
+             ["images", "state", "params:zoo_slot", "params:slot", "params:protocol", "params:seed", "params:device"],
+             "original_maps", name="compute_original_maps", tags=["explanation"]),
+    ]
+    # Data randomization: the random-label model and its true-label control (same subset and recipe).
+    for labels in LABELS:
+        nodes.append(Node(bind(train_on_labels, labels=labels), ["train", *common, "params:seed", "params:device"],
+                          [f"{labels}_labels_state", f"{labels}_labels_history", f"{labels}_labels_fit"],
+                          name=f"train_{labels}_labels", tags=["training"]))
+    nodes += [
         Node(compute_random_label_maps,
-             ["images", "state", "random_labels_state", *common, "params:seed", "params:device"],
+             ["images", "true_labels_state", "random_labels_state", *common, "params:seed", "params:device"],
              "random_labels_maps", name="compute_random_label_maps", tags=["explanation"]),
         Node(bind(score_random_labels, study=STUDY, model_name=model, dataset=dataset),
-             ["random_labels_maps", "random_labels_history", "params:protocol", "params:slot", "params:seed"],
+             ["random_labels_maps", "random_labels_fit", "true_labels_fit", "params:protocol", "params:slot",
+              "params:seed"],
              "random_labels_results", name="score_random_labels", tags=["evaluation"]),
-        Node(bind(plot_randomization_grid, title=f"{slot}: true-label vs random-label model"),
+        Node(bind(plot_randomization_grid, title=f"{slot}: true-label control vs random-label model"),
              ["images", "random_labels_maps", "params:protocol"], "random_labels_grid_figure",
              name="plot_random_labels_grid", tags=["reporting"]),
     ]
     for mode in MODES:
         nodes += [
             Node(bind(compute_randomization_maps, mode=mode),
-                 ["images", "state", "params:zoo_slot", "params:slot", "params:protocol", "params:seed", "params:device"],
+                 ["images", "original_maps", "state", "params:zoo_slot", "params:slot", "params:protocol",
+                  "params:seed", "params:device"],
                  f"{mode}_maps", name=f"compute_{mode}_maps", tags=["explanation"]),
             Node(bind(score_randomization, study=STUDY, model_name=model, dataset=dataset, mode=mode),
                  [f"{mode}_maps", "params:protocol", "params:slot", "params:seed"], f"{mode}_results",
