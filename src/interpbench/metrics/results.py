@@ -39,13 +39,10 @@ def bootstrap_ci(
     values: Sequence[float] | np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float, float]:
     """Mean of ``values`` and its percentile-bootstrap interval; NaN bounds for fewer than 2 items."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[~np.isnan(v)]
-    if v.size == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(v.mean())
+    v = _finite(values)
     if v.size < 2:
-        return mean, math.nan, math.nan
+        return _mean(v), math.nan, math.nan
+    mean = float(v.mean())
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, v.size, size=(n_boot, v.size))
     means = v[idx].mean(axis=1)
@@ -54,11 +51,23 @@ def bootstrap_ci(
     return mean, float(lo), float(hi)
 
 
+def _finite(values) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    return v[~np.isnan(v)]
+
+
+def _mean(v: np.ndarray) -> float:
+    return float(v.mean()) if v.size else math.nan
+
+
+def _row(values, interval: tuple[float, float, float], seed: int, keys: dict) -> dict:
+    mean, lo, hi = interval
+    return {**keys, "value": mean, "ci_low": lo, "ci_high": hi, "n": int(_finite(values).size), "seed": seed}
+
+
 def summarize(values, *, seed: int = 0, n_boot: int = 1000, **keys) -> dict:
     """One results row from per-item ``values`` plus the identifying ``keys`` (study, model, ...)."""
-    v = np.asarray(values, dtype=np.float64)
-    mean, lo, hi = bootstrap_ci(v, n_boot=n_boot, seed=seed)
-    return {**keys, "value": mean, "ci_low": lo, "ci_high": hi, "n": int((~np.isnan(v)).sum()), "seed": seed}
+    return _row(values, bootstrap_ci(values, n_boot=n_boot, seed=seed), seed, keys)
 
 
 def t_interval(values: Sequence[float] | np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -70,13 +79,10 @@ def t_interval(values: Sequence[float] | np.ndarray, level: float = 0.95) -> tup
     """
     from scipy import stats
 
-    v = np.asarray(values, dtype=np.float64)
-    v = v[~np.isnan(v)]
-    if v.size == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(v.mean())
+    v = _finite(values)
     if v.size < 2:
-        return mean, math.nan, math.nan
+        return _mean(v), math.nan, math.nan
+    mean = float(v.mean())
     half = float(stats.t.ppf((1.0 + level) / 2.0, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
     return mean, mean - half, mean + half
 
@@ -84,9 +90,7 @@ def t_interval(values: Sequence[float] | np.ndarray, level: float = 0.95) -> tup
 def summarize_seeds(values, *, seed: int = 0, **keys) -> dict:
     """One results row from one value per seed (e.g. each retraining's accuracy): the mean over
     seeds, its 95% t-interval over seeds (:func:`t_interval`), ``n`` = the number of seeds."""
-    v = np.asarray(values, dtype=np.float64)
-    mean, lo, hi = t_interval(v)
-    return {**keys, "value": mean, "ci_low": lo, "ci_high": hi, "n": int((~np.isnan(v)).sum()), "seed": seed}
+    return _row(values, t_interval(values), seed, keys)
 
 
 def results_table(rows: Iterable[dict], *, defaults: dict | None = None) -> pd.DataFrame:
