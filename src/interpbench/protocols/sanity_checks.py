@@ -44,7 +44,7 @@ def original_maps(
 ) -> dict[str, Any]:
     """Maps of every method for the trained ``model``, explaining its own predicted class.
 
-    Returns ``{"maps": [M, N, H, W], "methods": [...], "target": [N], "skipped": {method: reason}}``:
+    Returns ``{"maps": [M, N, C, H, W], "methods": [...], "target": [N], "skipped": {method: reason}}``:
     step 0 of both randomization modes (pass it as ``original`` to :func:`randomization_maps`).
     The maps are those :func:`randomization_maps` computes at step 0 without it: same model, images,
     targets and seed (each method call seeds its own RNG from ``seed``).
@@ -70,7 +70,7 @@ def randomization_maps(
 
     ``original``: the trained model's maps from :func:`original_maps` (same model, images, methods
     and seed), used as step 0 and for the targets instead of computing them again.
-    Returns ``{"maps": [S, M, N, H, W], "steps": [...block names...], "methods": [...],
+    Returns ``{"maps": [S, M, N, C, H, W], "steps": [...block names...], "methods": [...],
     "target": [N], "skipped": {method: reason}}``.
     """
     if original is None:
@@ -135,7 +135,7 @@ def data_randomization_maps(
     random-label model), each explaining its own predicted class, as in the authors' code (the
     class to explain is the argmax of the logits of the model being explained).
 
-    Returns ``{"maps": [K, M, N, H, W], "steps": [names], "methods": [...], "target": [K, N],
+    Returns ``{"maps": [K, M, N, C, H, W], "steps": [names], "methods": [...], "target": [K, N],
     "skipped": {method: reason}}``.
     """
     bundles = [original_maps(m, x, methods, seed, device) for m in models.values()]
