@@ -60,7 +60,7 @@ class StyleOptions:
 
 @dataclass
 class NaturalOptions:
-    size: list[float] = field(default_factory=lambda: [0.14, 0.18])  # object radius, fraction of the image side
+    size: list[float] = field(default_factory=lambda: [0.18, 0.24])  # object radius, fraction of the image side
 
 
 @dataclass
