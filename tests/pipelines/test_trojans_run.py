@@ -14,17 +14,6 @@ from kedro.framework.startup import bootstrap_project
 from interpbench.metrics.results import RESULT_COLUMNS
 from tests.conftest import TINY_PARAMETERS, end_mlflow_runs, make_project_copy
 
-TINY_TROJANS = {
-    "data": {"n_train": 240, "n_test": 64},
-    "model": {"model": {"options": {"width": 4}}, "train": {"epochs": 1}},
-    "explanation": {
-        "n_images": 3,
-        "methods": {"saliency": {}, "occlusion": {"patch": 8, "stride": 4}, "kernel_shap": {"patch": 8, "n_samples": 20},
-                    "lrp": {}, "blank": {}, "sobel_edges": {}},
-    },
-    "n_boot": 50,
-    "report": {"figure_images": 1},
-}
 OUT = "data/08_reporting/trojans"
 
 
@@ -37,7 +26,7 @@ def _run(project):
 
 @pytest.mark.timeout(600)
 def test_trojans_runs_end_to_end_and_is_deterministic(tmp_path, monkeypatch):
-    params = {**copy.deepcopy(TINY_PARAMETERS), "trojans": TINY_TROJANS}
+    params = copy.deepcopy(TINY_PARAMETERS)  # holds the study's tiny settings (trojans)
     project = make_project_copy(tmp_path, params)
     monkeypatch.chdir(project)
     _run(project)
