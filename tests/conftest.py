@@ -29,6 +29,18 @@ TINY_PARAMETERS = {
             "random_labels": {"n_train": 64, "train": {"epochs": 2, "batch_size": 32}},
         }
     },
+    "trojans": {
+        "data": {"n_train": 240, "n_test": 64},
+        "model": {"model": {"options": {"width": 4}}, "train": {"epochs": 1}},
+        "explanation": {
+            "n_images": 3,
+            "methods": {"saliency": {}, "occlusion": {"patch": 8, "stride": 4},
+                        "kernel_shap": {"patch": 8, "n_samples": 20}, "lrp": {}, "blank": {}, "sobel_edges": {}},
+        },
+        "n_boot": 50,
+        "report": {"figure_images": 1},
+        "cpu_threads": 1,
+    },
 }
 
 

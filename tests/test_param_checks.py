@@ -16,7 +16,7 @@ from interpbench.errors import ConfigError
 from interpbench.param_checks import check_params, params_checks, register_params_check, top_level_keys
 from tests.conftest import ROOT, TINY_PARAMETERS, make_project_copy
 
-STUDY_KEYS = {"mnist", "scenes", "zoo", "sanity_checks", "input_gradients"}
+STUDY_KEYS = {"mnist", "scenes", "zoo", "sanity_checks", "input_gradients", "trojans"}
 
 
 def _parameters(env: str | None = None) -> dict:

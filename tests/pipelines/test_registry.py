@@ -2,7 +2,7 @@ from kedro.framework.project import configure_project
 
 from interpbench.pipelines.views import STAGES
 
-STUDIES = ("zoo", "sanity_checks", "input_gradients")
+STUDIES = ("zoo", "sanity_checks", "input_gradients", "trojans")
 
 
 def _pipelines():

@@ -1,0 +1,158 @@
+"""Nodes of the study ``trojans`` (Casper et al. 2023): thin wrappers that parse the parameters they
+receive and call :mod:`interpbench.data.trojans`, :mod:`interpbench.protocols.trojans` and
+:mod:`interpbench.reporting.trojans_report`."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from interpbench.data import generate_scenes
+from interpbench.data.trojans import parse_trojans, poison_training_set, triggered_test_sets
+from interpbench.metrics.results import results_table
+from interpbench.models import build_model
+from interpbench.models.training import train_model
+from interpbench.pipelines.common import findings_to_metrics
+from interpbench.pipelines.helpers import cpu_state_dict, image_size_of
+from interpbench.protocols.trojans import (
+    accuracy_rows,
+    image_scores,
+    importance_maps,
+    model_label,
+    score_rows,
+    select_images,
+    trojans_params,
+)
+from interpbench.reporting.trojans_report import (
+    score_boxes,
+    trigger_map_grid,
+    trojans_findings,
+    trojans_report,
+)
+from interpbench.runtime import cpu_threads, resolve_device, seed_everything
+
+log = logging.getLogger(__name__)
+
+DATASET = "scenes"
+
+
+def _specs(p):
+    return parse_trojans(p.trojans, p.data.num_classes, "trojans.trojans")
+
+
+def make_trojan_data(params: dict, seed: int) -> tuple[dict, dict, dict, dict]:
+    """The study's colour scenes, the poisoned training set and the triggered test sets:
+    (clean train, poisoned train, clean test, triggered test: per trojan images, targets, footprints)."""
+    p = trojans_params(params)
+    d = p.data
+    common = dict(image_size=d.image_size, num_classes=d.num_classes, cooccur_prob=d.cooccur_prob)
+    train = generate_scenes(d.n_train, seed=seed, **common)
+    test = generate_scenes(d.n_test, seed=seed + 1_000_003, **common)
+    specs = _specs(p)
+    poisoned = poison_training_set(train, specs, seed=seed)
+    triggered = triggered_test_sets(test, specs, seed=seed + 1)
+    classes = train["classes"]
+    for spec in specs:
+        log.info("trojan %s: %s; %d poisoned training images, %d triggered test images", spec.name,
+                 spec.describe(classes), int((poisoned["trojan"] == specs.index(spec)).sum()),
+                 len(triggered[spec.name]["x"]))
+    clean_train = {"x": train["x"], "y": train["y"], "classes": classes}
+    clean_test = {"x": test["x"], "y": test["y"], "classes": classes}
+    return clean_train, {**poisoned, "classes": classes}, clean_test, {"trojans": triggered, "classes": classes}
+
+
+def _build(p, x, state=None):
+    m = p.model.model
+    model = build_model(m.architecture, num_classes=m.num_classes, in_channels=int(x.shape[1]),
+                        image_size=image_size_of(x), weights_path=m.weights_path if state is None else None, **m.options)
+    if state is not None:
+        model.load_state_dict(state)
+    return model.eval()
+
+
+def train_trojan_model(train: dict, params: dict, seed: int, device: str, *, key: str) -> tuple[dict, pd.DataFrame]:
+    """Train the trojaned model (``key="trojaned"``, on the poisoned set) or its clean twin
+    (``key="clean"``); the same architecture, recipe and seed."""
+    p = trojans_params(params)
+    cfg = dataclasses.replace(p.model.train, seed=seed)
+    with cpu_threads(p.cpu_threads):
+        seed_everything(seed)
+        model = _build(p, train["x"])
+        history = train_model(model, train["x"], train["y"], cfg, resolve_device(device), desc=model_label(p, key))
+    return cpu_state_dict(model), pd.DataFrame(history)
+
+
+def score_attacks(trojaned_state: dict, clean_state: dict, clean_test: dict, triggered_test: dict, params: dict,
+                  seed: int, device: str, *, study: str) -> pd.DataFrame:
+    """Clean accuracy of both models, their difference, and every trojan's ASR on both (95% intervals)."""
+    p = trojans_params(params)
+    dev = resolve_device(device)
+    models = {"trojaned": _build(p, clean_test["x"], trojaned_state), "clean": _build(p, clean_test["x"], clean_state)}
+    with cpu_threads(p.cpu_threads):
+        rows = accuracy_rows(models, clean_test, triggered_test["trojans"], _specs(p), seed=seed, n_boot=p.n_boot,
+                             device=dev, study=study, dataset=DATASET, labels={k: model_label(p, k) for k in models})
+    return results_table(rows)
+
+
+def compute_trigger_maps(state: dict, triggered_test: dict, params: dict, seed: int, device: str) -> dict:
+    """Importance maps (``sum_c |attribution|``) of every configured method on the first
+    ``explanation.n_images`` triggered test images of each patch and natural trojan, explaining the
+    trojan's target class; methods not applicable to the model are recorded in ``skipped``."""
+    p = trojans_params(params)
+    e = p.explanation
+    dev = resolve_device(device)
+    images = select_images(triggered_test["trojans"], _specs(p), e.n_images)
+    if not images["trojans"]:
+        log.warning("trojans: no patch or natural trojan configured; no maps to compute")
+        return {"methods": list(e.methods), "skipped": {}, "seconds": {}, "images": images}
+    model = _build(p, images["x"], state).to(dev)
+    with cpu_threads(p.cpu_threads):
+        maps, skipped, seconds = importance_maps(model, images["x"], images["target"], e.methods, seed=seed,
+                                                 batch_size=e.batch_size, device=dev)
+    return {"maps": maps, "methods": list(e.methods), "skipped": skipped, "seconds": seconds, "images": images}
+
+
+def score_trigger_maps(trigger_maps: dict, params: dict, seed: int, *, study: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per image scores of every method against the footprints, and the results rows: means with
+    95% bootstrap intervals per method and trojan, and the paired tests against the baselines."""
+    p = trojans_params(params)
+    images = trigger_maps["images"]
+    if "maps" not in trigger_maps:
+        return results_table([]), image_scores_empty()
+    scores = image_scores(trigger_maps["maps"], trigger_maps["methods"], images)
+    rows = score_rows(scores, images["trojans"], l1_baseline=p.report.l1_baseline,
+                      correlation_baseline=p.report.correlation_baseline, seed=seed, n_boot=p.n_boot, study=study,
+                      dataset=DATASET, model=model_label(p, "trojaned"))
+    return results_table(rows), scores
+
+
+def image_scores_empty() -> pd.DataFrame:
+    return pd.DataFrame({"method": pd.Series(dtype=str), "trojan": pd.Series(dtype=str),
+                         "image": pd.Series(dtype="int64"), "metric": pd.Series(dtype=str),
+                         "value": pd.Series(dtype=float)})
+
+
+def plot_score_boxes(scores: pd.DataFrame, params: dict) -> Figure:
+    """Box plots in the paper's style: methods sorted by their mean, baselines as lines."""
+    p = trojans_params(params)
+    return score_boxes(scores, baselines=(p.report.l1_baseline, p.report.correlation_baseline))
+
+
+def plot_trigger_maps(trigger_maps: dict, params: dict) -> Figure:
+    """Triggered images, their footprints and every method's map (per-image [0, 1] scaling)."""
+    p = trojans_params(params)
+    return trigger_map_grid(trigger_maps, p.report.figure_images)
+
+
+def write_trojans_report(results: pd.DataFrame, trigger_maps: dict, params: dict) -> tuple[str, dict]:
+    """The study's Markdown report and its findings' counts (for MLflow)."""
+    p = trojans_params(params)
+    specs = _specs(p)
+    findings = trojans_findings(results, specs, p.report, labels={k: model_label(p, k) for k in ("trojaned", "clean")},
+                                skipped=trigger_maps.get("skipped", {}))
+    text = trojans_report(results, specs, p, findings=findings, skipped=trigger_maps.get("skipped", {}),
+                          seconds=trigger_maps.get("seconds", {}))
+    return text, findings_to_metrics(findings)

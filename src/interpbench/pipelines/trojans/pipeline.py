@@ -1,0 +1,79 @@
+"""Study ``trojans``: Casper et al. 2023, trojans implanted by data poisoning and attribution maps
+scored against the trigger's footprint.
+
+Structure (``conf/base/parameters_trojans.yml`` configures each part):
+
+- ``make_data`` (data_engineering): the study's colour scenes, the poisoned training set, the clean
+  and triggered test sets with footprints (``trojans.{clean_train,poisoned_train,clean_test,
+  triggered_test}_data``, versioned);
+- ``train_trojaned`` / ``train_clean`` (training): the trojaned model and its clean twin, same recipe;
+- ``score_attacks`` (evaluation): clean accuracy of both, ASR of every trojan (95% intervals);
+- ``compute_trigger_maps`` (explanation): every method's map of the triggered images of the patch
+  and natural trojans, explaining the target class;
+- ``score_trigger_maps`` (evaluation): per-image scores, means and the paired tests vs the baselines;
+- reporting: box plots, the map grid, the report with its findings, MLflow metrics.
+"""
+
+import functools
+
+from kedro.pipeline import Node, Pipeline
+
+from interpbench.pipelines.common import collect_results, results_to_metrics
+from interpbench.pipelines.helpers import with_sub_params
+from interpbench.pipelines.trojans.nodes import (
+    compute_trigger_maps,
+    make_trojan_data,
+    plot_score_boxes,
+    plot_trigger_maps,
+    score_attacks,
+    score_trigger_maps,
+    train_trojan_model,
+    write_trojans_report,
+)
+
+STUDY = "trojans"
+#: The study's parameter sub-keys; each node receives only those it uses (see ``_uses``).
+KEYS = ("data", "trojans", "model", "explanation", "n_boot", "report", "cpu_threads")
+RUN = ["params:seed", "params:device"]
+
+
+def _uses(func, n_data: int, *keys: str, **constants):
+    """``(node function, its parameter inputs)``: ``func`` fed the sub-keys ``keys`` after its data."""
+    return with_sub_params(func, n_data, list(keys), **constants), [f"params:{STUDY}.{k}" for k in keys]
+
+
+def _node(func, data: list[str], keys: tuple[str, ...], outputs, name: str, stage: str, run=RUN, **constants) -> Node:
+    fn, ps = _uses(func, len(data), *keys, **constants)
+    return Node(fn, [*data, *ps, *run], outputs, name=name, tags=[stage])
+
+
+@functools.cache
+def create_pipeline(**kwargs) -> Pipeline:
+    """The study's own nodes (it generates its own scenes: no shared inputs)."""
+    model_keys = ("data", "trojans", "model", "cpu_threads")
+    nodes = [
+        _node(make_trojan_data, [], ("data", "trojans"),
+              ["clean_train_data", "poisoned_train_data", "clean_test_data", "triggered_test_data"],
+              "make_data", "data_engineering", run=["params:seed"]),
+        _node(train_trojan_model, ["poisoned_train_data"], model_keys, ["trojaned.state", "trojaned.history"],
+              "train_trojaned", "training", key="trojaned"),
+        _node(train_trojan_model, ["clean_train_data"], model_keys, ["clean.state", "clean.history"],
+              "train_clean", "training", key="clean"),
+        _node(score_attacks, ["trojaned.state", "clean.state", "clean_test_data", "triggered_test_data"],
+              (*model_keys, "n_boot"), "attack_results", "score_attacks", "evaluation", study=STUDY),
+        _node(compute_trigger_maps, ["trojaned.state", "triggered_test_data"], (*model_keys, "explanation"),
+              "trojaned.trigger_maps", "compute_trigger_maps", "explanation"),
+        _node(score_trigger_maps, ["trojaned.trigger_maps"], ("data", "model", "n_boot", "report"),
+              ["map_results", "image_scores_results"], "score_trigger_maps", "evaluation", run=["params:seed"],
+              study=STUDY),
+        Node(collect_results, ["attack_results", "map_results"], "results", name="collect_results", tags=["evaluation"]),
+        _node(plot_score_boxes, ["image_scores_results"], ("report",), "scores_figure", "plot_scores", "reporting",
+              run=[]),
+        _node(plot_trigger_maps, ["trojaned.trigger_maps"], ("report",), "trigger_maps_figure", "plot_trigger_maps",
+              "reporting", run=[]),
+        Node(results_to_metrics, "results", "mlflow_metrics", name="log_metrics", tags=["reporting"]),
+        _node(write_trojans_report, ["results", "trojaned.trigger_maps"], KEYS[:-1], ["report", "findings_metrics"],
+              "write_report", "reporting", run=[]),
+    ]
+    params = {n[len("params:"):] for node in nodes for n in node.inputs if n.startswith("params:")}
+    return Pipeline(nodes, namespace=STUDY, parameters=params, tags=[STUDY])
