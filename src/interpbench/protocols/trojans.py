@@ -219,15 +219,19 @@ def score_rows(scores: pd.DataFrame, trojans: list[str], *, l1_baseline: str, co
 
 
 def baseline_tests(scores: pd.DataFrame, metric: str, baseline: str, *, seed: int, n_boot: int) -> dict[str, dict]:
-    """Every other method vs ``baseline`` on ``metric``, paired over images (see
-    :func:`interpbench.metrics.trojans.beats_baseline`), with Holm-adjusted p-values ``p_holm``."""
+    """Every attribution method vs ``baseline`` on ``metric``, paired over images (see
+    :func:`interpbench.metrics.trojans.beats_baseline`), with Holm-adjusted p-values ``p_holm``.
+    Baselines (registry kind ``baseline``: the blank map, the edge detector) are not tested
+    against each other: "methods that beat the blank map" counts attribution methods only."""
+    from ..explain import method_info
+
     s = scores[scores["metric"] == metric]
     wide = s.pivot_table(index=["trojan", "image"], columns="method", values="value", dropna=False)
     if baseline not in wide.columns:
         return {}
     out = {}
     for method in wide.columns:
-        if method == baseline:
+        if method == baseline or method_info(method).kind == "baseline":
             continue
         out[method] = beats_baseline(wide[method].to_numpy(), wide[baseline].to_numpy(),
                                      higher_is_better=DIRECTION[metric], n_boot=n_boot, seed=seed)
