@@ -103,10 +103,57 @@ def load_image_folder(
     items, classes = list_image_folder(
         root, max_per_class=max_per_class, extensions=extensions, class_names=class_names
     )
-    x = torch.empty((len(items), 3, image_size, image_size), dtype=torch.float32)
-    for i, (path, _) in enumerate(items):
-        arr = _load_image(path, image_size, resize_size)
-        x[i] = torch.from_numpy(arr).permute(2, 0, 1).to(torch.float32) / 255.0
+    x = load_image_files([path for path, _ in items], image_size=image_size, resize_size=resize_size)
     y = torch.tensor([label for _, label in items], dtype=torch.int64)
     log.info("Loaded %d images of %d classes from image folder %s", len(items), len(classes), root)
     return {"x": x, "y": y, "classes": classes}
+
+
+def load_image_files(paths: Sequence[str | Path], *, image_size: int = 224, resize_size: int | None = None) -> torch.Tensor:
+    """Image files as float32 [N, 3, S, S] in [0, 1]: RGB, shorter side resized to ``resize_size``
+    (default ``image_size``), center-cropped to ``image_size`` (as :func:`load_image_folder`)."""
+    resize_size = image_size if resize_size is None else resize_size
+    x = torch.empty((len(paths), 3, image_size, image_size), dtype=torch.float32)
+    for i, path in enumerate(paths):
+        arr = _load_image(Path(path), image_size, resize_size)
+        x[i] = torch.from_numpy(arr).permute(2, 0, 1).to(torch.float32) / 255.0
+    return x
+
+
+def class_indices(classes: Sequence[str], labels: str, num_classes: int, *, where: str = "labels") -> list[int]:
+    """The model's class index of each class folder name in ``classes``.
+
+    ``labels`` is ``"sorted"`` (the k-th of the sorted folder names is class k: a complete folder,
+    e.g. ImageNet's 1000 wnid folders in torchvision's order; it must hold ``num_classes`` folders),
+    ``"index"`` (each folder's name is its class index, e.g. ``893/``), or the path of a text file
+    listing the class folder names in class order, one per line, the first word counts (e.g.
+    ImageNet's ``LOC_synset_mapping.txt``: ``n01440764 tench, Tinca tinca``).
+    """
+    if labels == "sorted":
+        if len(classes) != num_classes:
+            raise ConfigError(
+                f"{where}: 'sorted' makes the k-th class folder class k and needs all {num_classes} class folders; "
+                f"found {len(classes)}. Name the folders by class index (labels: index) or give a file of the "
+                f"folder names in class order (labels: path/to/LOC_synset_mapping.txt)."
+            )
+        return [sorted(classes).index(c) for c in classes]
+    if labels == "index":
+        out = []
+        for c in classes:
+            if not c.isdigit() or not 0 <= int(c) < num_classes:
+                raise ConfigError(f"{where}: 'index' needs class folders named by a class index in 0..{num_classes - 1}; "
+                                  f"found the folder {c!r}.")
+            out.append(int(c))
+        return out
+    path = Path(labels)
+    if not path.is_file():
+        raise ConfigError(f"{where}: expected 'sorted', 'index' or an existing file of class folder names in class "
+                          f"order; {labels!r} is none of these.")
+    order = [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
+    if len(order) != num_classes:
+        raise ConfigError(f"{where}: {labels!r} lists {len(order)} classes; the model has {num_classes}.")
+    position = {name: k for k, name in enumerate(order)}
+    unknown = [c for c in classes if c not in position]
+    if unknown:
+        raise ConfigError(f"{where}: class folders {unknown[:5]} are not listed in {labels!r}.")
+    return [position[c] for c in classes]

@@ -23,6 +23,11 @@ Built-in triggers are generated or come from scikit-image's bundled sample image
 downloaded: patches ``smiley`` and ``star`` (drawn with NumPy), ``chelsea`` and ``coffee`` (photo
 crops in a disc); textures ``brick``, ``grass``, ``gravel`` and ``camera``. A trigger may also be
 a path to an image file (a PNG with alpha for patches).
+
+An already-trojaned model (e.g. Casper's released ResNet-50) is tested on an ImageNet-style folder
+instead (:func:`load_trojan_folder`, :func:`triggered_folder_sets`): no poisoning; patch and style
+triggers are applied to the folder's images as above, and a natural trojan's trigger is then the
+name of a real object (its images are not generated, see :data:`NATURAL_ON_FOLDER`).
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ import numpy as np
 import torch
 
 from ..config import parse
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
+from .imagefolder import class_indices, list_image_folder, load_image_files
 from .scenes import PALETTE, SHAPES, shape_mask
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,10 @@ log = logging.getLogger(__name__)
 KINDS = ("patch", "style", "natural")
 PATCH_TRIGGERS = ("smiley", "star", "chelsea", "coffee")
 TEXTURE_TRIGGERS = ("brick", "grass", "gravel", "camera")
+#: Why a natural-feature trojan is not evaluated on an image folder: its trigger is a real object
+#: (a fork, an apple), and images that contain it, with its masks, are not part of the folder.
+NATURAL_ON_FOLDER = ("natural-feature trojan on an image folder: no images containing the object with its masks are "
+                     "configured (the folder's images are triggered only by pasting or blending a trigger image)")
 
 
 @dataclass
@@ -70,7 +80,7 @@ class TrojanParams:
     kind: str
     trigger: str
     target: int
-    poison_fraction: float
+    poison_fraction: float | None = None  # required where a training set is poisoned (the scenes)
     source: int | None = None  # None: universal; else class-universal on this class
     patch: PatchOptions = field(default_factory=PatchOptions)
     style: StyleOptions = field(default_factory=StyleOptions)
@@ -85,7 +95,7 @@ class TrojanSpec:
     kind: str
     trigger: str
     target: int
-    poison_fraction: float
+    poison_fraction: float | None
     source: int | None
     patch: PatchOptions
     style: StyleOptions
@@ -101,9 +111,17 @@ class TrojanSpec:
         return f"{self.kind} '{self.trigger}' on {scope} -> {name(self.target)}"
 
 
-def parse_trojans(raw: Any, num_classes: int, where: str = "trojans.trojans") -> list[TrojanSpec]:
+def parse_trojans(raw: Any, num_classes: int, where: str = "trojans.trojans", *, scenes: bool = True
+                  ) -> list[TrojanSpec]:
     """The trojans of ``raw`` (a mapping name -> :class:`TrojanParams` fields), checked: every error
-    is a ConfigError naming the trojan and the key (``trojans.trojans.smiley.target: ...``)."""
+    is a ConfigError naming the trojan and the key (``trojans.trojans.smiley.target: ...``).
+
+    A trojan set to null is left out (how an environment drops a base trojan under the soft merge).
+    ``scenes``: the trojans poison the study's scenes (``poison_fraction`` required, a natural
+    trigger is a scenes shape); False: an already-trojaned model on an image folder (no poisoning;
+    a natural trigger is the name of a real object)."""
+    if isinstance(raw, dict):
+        raw = {name: item for name, item in raw.items() if item is not None}
     if not isinstance(raw, dict) or not raw:
         raise ConfigError(f"{where}: expected a mapping of trojan name -> settings with at least one trojan, got {raw!r}.")
     specs = []
@@ -117,7 +135,9 @@ def parse_trojans(raw: Any, num_classes: int, where: str = "trojans.trojans") ->
                 raise ConfigError(f"{at}.{key}: class {c} is out of range; the data have {num_classes} classes (0..{num_classes - 1}).")
         if p.source is not None and p.source == p.target:
             raise ConfigError(f"{at}.source: equals the target class {p.target}; a trojan must change the label.")
-        if not 0.0 < p.poison_fraction < 1.0:
+        if p.poison_fraction is None and scenes:
+            raise ConfigError(f"{at}.poison_fraction: required (the share of the training scenes to poison).")
+        if p.poison_fraction is not None and not 0.0 < p.poison_fraction < 1.0:
             raise ConfigError(f"{at}.poison_fraction: expected a fraction in (0, 1), got {p.poison_fraction!r}.")
         for key, given in (("patch", "patch"), ("style", "style"), ("natural", "natural")):
             if key != p.kind and isinstance(item, dict) and given in item:
@@ -126,7 +146,7 @@ def parse_trojans(raw: Any, num_classes: int, where: str = "trojans.trojans") ->
         _check_range(p.natural.size, f"{at}.natural.size", 0.0, 0.5)
         if not 0.0 < p.style.strength <= 1.0 or not p.style.scale > 0:
             raise ConfigError(f"{at}.style: strength must be in (0, 1] and scale > 0, got {p.style}.")
-        _check_trigger(p, at)
+        _check_trigger(p, at, scenes)
         specs.append(TrojanSpec(name=str(name), **dataclasses.asdict(p) | {
             "patch": p.patch, "style": p.style, "natural": p.natural}))
     return specs
@@ -137,8 +157,12 @@ def _check_range(r: list[float], where: str, lo: float, hi: float) -> None:
         raise ConfigError(f"{where}: expected [low, high] with {lo} < low <= high <= {hi}, got {r!r}.")
 
 
-def _check_trigger(p: TrojanParams, where: str) -> None:
+def _check_trigger(p: TrojanParams, where: str, scenes: bool = True) -> None:
     builtin = {"patch": PATCH_TRIGGERS, "style": TEXTURE_TRIGGERS, "natural": ()}[p.kind]
+    if p.kind == "natural" and not scenes:
+        if not p.trigger.strip():
+            raise ConfigError(f"{where}.trigger: a natural trojan's trigger names its object (e.g. fork), got {p.trigger!r}.")
+        return
     if p.kind == "natural":
         if p.trigger not in SHAPES:
             raise ConfigError(f"{where}.trigger: a natural trojan's trigger is an object of the scenes, one of {SHAPES}; "
@@ -408,15 +432,78 @@ def poison_training_set(scenes: dict, specs: list[TrojanSpec], seed: int) -> dic
             "trojans": [s.name for s in specs]}
 
 
-def triggered_test_sets(scenes: dict, specs: list[TrojanSpec], seed: int) -> dict:
+def triggered_test_sets(scenes: dict, specs: list[TrojanSpec], seed: int, max_images: int | None = None) -> dict:
     """Per trojan, every eligible test image (not of the target class; of the source class for a
-    class-universal trojan) with the trigger: ``{name: {x, y_clean, target, index, footprint}}``."""
+    class-universal trojan) with the trigger: ``{name: {x, y_clean, target, index, footprint}}``.
+
+    ``max_images``: at most this many per trojan, a seeded random sample of the eligible images in
+    random order (None: all of them, in order)."""
     rng = np.random.default_rng(seed)
     out = {}
     for spec in specs:
         idx = torch.nonzero(eligible(scenes["y"], spec)).flatten()
+        if max_images is not None:
+            idx = idx[torch.from_numpy(rng.permutation(len(idx))[:max_images]).long()]
         mm = scenes.get("main_mask")
         xt, f = apply_trigger(spec, scenes["x"][idx], rng, None if mm is None else mm[idx])
         out[spec.name] = {"x": xt, "y_clean": scenes["y"][idx].clone(), "index": idx, "footprint": f,
                           "target": torch.full((len(idx),), spec.target, dtype=torch.int64)}
+    return out
+
+
+# --------------------------------------------------------------------------- an image folder
+
+
+def load_trojan_folder(root: str | Path, *, labels: str, num_classes: int, image_size: int,
+                       resize_size: int | None = None, max_per_class: int | None = None,
+                       source_classes: tuple[int, ...] = (), source_max_per_class: int | None = None,
+                       where: str = "trojans.data.images") -> dict:
+    """The images an already-trojaned model is tested on: an ImageNet-style folder
+    ``root/<class>/<image>`` (see :func:`interpbench.data.imagefolder.class_indices` for ``labels``).
+
+    Per class the first ``max_per_class`` files (sorted by name) are the clean test images; of the
+    classes in ``source_classes`` (class-universal trojans' sources) the first
+    ``source_max_per_class`` are read too (None: all). Returns ``x`` float32 [N, 3, S, S] in
+    [0, 1], ``y`` (the model's class indices), ``clean`` (bool [N]: a clean test image) and
+    ``classes`` (``num_classes`` names: the folder's name where the folder has that class)."""
+    try:
+        items, folders = list_image_folder(root)
+    except DataError as exc:
+        raise DataError(f"{where}.root: {exc}") from None
+    index = class_indices(folders, labels, num_classes, where=f"{where}.labels")
+    by_folder: dict[int, list[Path]] = {}
+    for path, f in items:
+        by_folder.setdefault(f, []).append(path)
+    paths, y, clean = [], [], []
+    for f, files in by_folder.items():
+        k = index[f]
+        n_clean = len(files[:max_per_class])
+        n = max(n_clean, len(files[:source_max_per_class])) if k in source_classes else n_clean
+        paths += files[:n]
+        y += [k] * n
+        clean += [True] * n_clean + [False] * (n - n_clean)
+    names = [str(k) for k in range(num_classes)]
+    for f, name in enumerate(folders):
+        names[index[f]] = name
+    x = load_image_files(paths, image_size=image_size, resize_size=resize_size)
+    log.info("Read %d images (%d clean test images) of %d classes from %s", len(paths), sum(clean), len(folders), root)
+    return {"x": x, "y": torch.tensor(y, dtype=torch.int64), "clean": torch.tensor(clean, dtype=torch.bool),
+            "classes": names}
+
+
+def triggered_folder_sets(folder: dict, specs: list[TrojanSpec], seed: int, max_images: int | None = None) -> dict:
+    """:func:`triggered_test_sets` of a :func:`load_trojan_folder` bundle: a universal trojan's
+    images are drawn from the clean test images, a class-universal one's from every image read of
+    its source class; ``index`` points into ``folder``. Natural trojans are left out
+    (:data:`NATURAL_ON_FOLDER`)."""
+    clean = torch.nonzero(folder["clean"]).flatten()
+    everything = torch.arange(len(folder["y"]))
+    out = {}
+    for t, spec in enumerate(specs):
+        if spec.kind == "natural":
+            continue
+        pool = clean if spec.universal else everything
+        sets = triggered_test_sets({"x": folder["x"][pool], "y": folder["y"][pool]}, [spec], seed + t, max_images)
+        sets[spec.name]["index"] = pool[sets[spec.name]["index"]]
+        out.update(sets)
     return out

@@ -13,6 +13,10 @@ functions over models and tensors (no Kedro).
    L1 after [0, 1] scaling and correlation, the mass inside the footprint and the pointing game;
    means with 95% bootstrap intervals per method and trojan and over all scored images; per method,
    a one-sided Wilcoxon signed-rank test over images against each baseline, Holm-adjusted over methods.
+
+With ``model.pretrained`` and ``data.images`` (the ``imagenet_trojans`` environment) step 1 reads an
+already-trojaned model (e.g. Casper's ResNet-50) from its weights file instead: no poisoning, no
+training and no clean twin; clean accuracy and ASR are measured on an ImageNet-style folder.
 """
 
 from __future__ import annotations
@@ -51,22 +55,42 @@ MODELS = ("trojaned", "clean")
 
 
 @dataclass
+class TrojanImagesParams:
+    """An ImageNet-style folder to test an already-trojaned model on
+    (:func:`interpbench.data.trojans.load_trojan_folder`)."""
+
+    root: str
+    source: str = "image_folder"  # the only source (named as in the sanity_checks slots)
+    name: str = "imagenet"  # the results table's ``dataset``
+    labels: str = "sorted"  # sorted | index | a file of class folder names in class order
+    image_size: int = 224
+    resize_size: int | None = None  # shorter side before the center crop (None: image_size)
+    max_per_class: int | None = None  # clean test images per class (None: all)
+    source_max_per_class: int | None = None  # images of a class-universal trojan's source class (None: all)
+    max_triggered: int | None = None  # triggered images per trojan, a seeded sample (None: every eligible one)
+
+
+@dataclass
 class TrojanDataParams:
-    """The study's own colour scenes (:func:`interpbench.data.generate_scenes`)."""
+    """The study's own colour scenes (:func:`interpbench.data.generate_scenes`), or with ``images``
+    an image folder (then only ``num_classes`` of the other keys is used: the model's classes)."""
 
     n_train: int = 2000
     n_test: int = 800
     image_size: int = 32
     num_classes: int = 8
     cooccur_prob: float = 0.3
+    images: TrojanImagesParams | None = None
 
 
 @dataclass
 class TrojanModelParams:
-    """The architecture and recipe of the trojaned model and of its clean twin (the same)."""
+    """The architecture and recipe of the trojaned model and of its clean twin (the same); with
+    ``pretrained`` the trojaned model is read from ``model.weights_path`` (no training, no twin)."""
 
     model: ModelParams
     train: TrainConfig = field(default_factory=TrainConfig)
+    pretrained: bool = False
 
 
 @dataclass
@@ -271,10 +295,15 @@ def trojans_params(raw: dict, where: str = "trojans") -> TrojansParams:
 
     p = parse(TrojansParams, raw, where)
     d = p.data
-    if d.n_train < 2 or d.n_test < 2 or not 2 <= d.num_classes <= 10:
+    if d.images is None and (d.n_train < 2 or d.n_test < 2 or not 2 <= d.num_classes <= 10):
         raise ConfigError(f"{where}.data: n_train and n_test must be >= 2 and num_classes in 2..10, got {d}.")
+    if d.images is not None:
+        _check_images(d.images, d.num_classes, p.model, f"{where}.data.images")
     if p.trojans is not None:
-        parse_trojans(p.trojans, d.num_classes, f"{where}.trojans")
+        parse_trojans(p.trojans, d.num_classes, f"{where}.trojans", scenes=d.images is None)
+    if p.model is not None and p.model.pretrained and not p.model.model.weights_path:
+        raise ConfigError(f"{where}.model.model.weights_path: required with {where}.model.pretrained (the file of the "
+                          f"already-trojaned model's state_dict).")
     if p.model is not None and p.model.model.num_classes != d.num_classes:
         raise ConfigError(f"{where}.model.model.num_classes: {p.model.model.num_classes} differs from "
                           f"{where}.data.num_classes ({d.num_classes}).")
@@ -290,6 +319,43 @@ def trojans_params(raw: dict, where: str = "trojans") -> TrojansParams:
     if not 0 < r.asr_min <= 1 or not 0 <= r.clean_tol < 1 or not 0 < r.alpha < 1 or r.few_max < 0:
         raise ConfigError(f"{where}.report: asr_min in (0, 1], clean_tol in [0, 1), alpha in (0, 1), few_max >= 0; got {r}.")
     return p
+
+
+def _check_images(im: TrojanImagesParams, num_classes: int, model: TrojanModelParams | None, where: str) -> None:
+    from ..errors import ConfigError
+
+    if im.source != "image_folder":
+        raise ConfigError(f"{where}.source: expected 'image_folder', got {im.source!r}.")
+    if num_classes < 2:
+        raise ConfigError(f"{where}: the data's num_classes (the model's classes) must be >= 2, got {num_classes}.")
+    if im.image_size < 8 or (im.resize_size is not None and im.resize_size < im.image_size):
+        raise ConfigError(f"{where}: expected image_size >= 8 and resize_size >= image_size, got "
+                          f"{im.image_size}/{im.resize_size}.")
+    for key in ("max_per_class", "source_max_per_class", "max_triggered"):
+        if getattr(im, key) is not None and getattr(im, key) < 1:
+            raise ConfigError(f"{where}.{key}: expected a positive integer or null, got {getattr(im, key)!r}.")
+    if model is not None and not model.pretrained:
+        raise ConfigError(f"{where}: an image folder is only read to test an already-trojaned model (nothing is "
+                          f"poisoned or trained on it); set trojans.model.pretrained: true with its weights_path.")
+
+
+def dataset_label(p: TrojansParams) -> str:
+    """The results table's dataset name: ``scenes``, or the image folder's ``name``."""
+    return "scenes" if p.data.images is None else p.data.images.name
+
+
+def has_twin(p: TrojansParams) -> bool:
+    """Whether a clean twin is trained (not for a pretrained trojaned model)."""
+    return p.model is None or not p.model.pretrained
+
+
+def not_evaluated_trojans(p: TrojansParams, specs: list[TrojanSpec]) -> dict[str, str]:
+    """``{trojan: why}`` for the trojans the run cannot test (natural ones on an image folder)."""
+    from ..data.trojans import NATURAL_ON_FOLDER
+
+    if p.data.images is None:
+        return {}
+    return {s.name: NATURAL_ON_FOLDER for s in specs if s.kind == "natural"}
 
 
 def model_label(p: TrojansParams, key: str) -> str:

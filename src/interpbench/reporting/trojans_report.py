@@ -92,7 +92,8 @@ def _row(results: pd.DataFrame, **keys) -> pd.Series | None:
 
 
 def trojans_findings(results: pd.DataFrame, specs: list[TrojanSpec], report, *, labels: Mapping[str, str],
-                     skipped: Mapping[str, str] | None = None) -> list[Finding]:
+                     skipped: Mapping[str, str] | None = None, not_evaluated: Mapping[str, str] | None = None,
+                     twin: bool = True) -> list[Finding]:
     """Every finding the study knows, checked against ``results`` with the thresholds of ``report``
     (:class:`interpbench.protocols.trojans.TrojanReportParams`).
 
@@ -100,12 +101,18 @@ def trojans_findings(results: pd.DataFrame, specs: list[TrojanSpec], report, *, 
     ``asr_min``; the clean accuracy is within ``clean_tol`` of the twin when the upper bound of the
     95% paired-bootstrap interval of (twin - trojaned) is at most ``clean_tol``; a method beats a
     baseline when its Holm-adjusted one-sided Wilcoxon p is below ``alpha``.
+
+    ``not_evaluated``: ``{trojan: why}`` of trojans the run could not test; ``twin=False``: there is
+    no clean twin (a pretrained trojaned model), so the clean-accuracy finding is not evaluated.
     """
     findings = []
     troj = labels["trojaned"]
     for spec in specs:
         claim = f"trojan `{spec.name}` is implanted ({spec.kind}, {'universal' if spec.universal else 'class-universal'})"
         threshold = f"ASR 95% lower bound ≥ {report.asr_min:g}"
+        if not_evaluated and spec.name in not_evaluated:
+            findings.append(missing(claim, not_evaluated[spec.name], threshold))
+            continue
         r = _row(results, model=troj, metric="asr", method=spec.name)
         if r is None or math.isnan(r["value"]):
             findings.append(missing(claim, "no ASR row (no triggered test images?)", threshold))
@@ -117,7 +124,11 @@ def trojans_findings(results: pd.DataFrame, specs: list[TrojanSpec], report, *, 
     threshold = f"twin − trojaned: 95% upper bound ≤ {report.clean_tol:g}"
     d = _row(results, metric="clean_acc_drop")
     a, b = _row(results, model=troj, metric="clean_acc"), _row(results, model=labels["clean"], metric="clean_acc")
-    if d is None or a is None or b is None:
+    if not twin:
+        own = "" if a is None else (f"; the trojaned model's own clean accuracy: {fmt(a['value'])} "
+                                    f"[{fmt(a['ci_low'])}, {fmt(a['ci_high'])}] on {a['n']} clean test images")
+        findings.append(missing(claim, f"no clean twin (pretrained trojaned model){own}", threshold))
+    elif d is None or a is None or b is None:
         findings.append(missing(claim, "clean accuracy rows missing", threshold))
     else:
         findings.append(checked(claim, d["ci_high"] <= report.clean_tol,
@@ -175,11 +186,40 @@ def _test_table(results: pd.DataFrame, short: str, base: str) -> str:
     return table(frame)
 
 
+def _setup(p) -> list[str]:
+    """The report's data and model lines: the scenes and the trained pair, or an image folder and a
+    pretrained trojaned model."""
+    t, m = p.model.train, p.model.model
+    if p.data.images is None:
+        data = (f"- data: {p.data.n_train} training / {p.data.n_test} test colour scenes of {p.data.image_size} px, "
+                f"{p.data.num_classes} shape classes")
+    else:
+        im = p.data.images
+        data = (f"- data: the image folder `{im.root}` ({im.name}), {im.image_size} px center crops"
+                f"{f' of images resized to {im.resize_size} px' if im.resize_size else ''}; up to "
+                f"{im.max_per_class or 'all'} clean test images per class and "
+                f"{im.source_max_per_class or 'all'} of a class-universal trojan's source class; up to "
+                f"{im.max_triggered or 'every eligible image'} triggered images per trojan; class labels: {im.labels}")
+    if p.model.pretrained:
+        model = (f"- model: {m.architecture}, already trojaned, read from `{m.weights_path}`: no poisoning, no "
+                 f"training, no clean twin")
+    else:
+        model = (f"- models: {m.architecture} {m.options or ''}, trojaned and clean twin with the same "
+                 f"recipe: {t.epochs} epochs, {t.optimizer}, lr {t.lr:g}, batch {t.batch_size}")
+    return [data, model]
+
+
+def _poison(spec: TrojanSpec, p) -> str:
+    if p.data.images is not None or spec.poison_fraction is None:
+        return "— (not poisoned here)"
+    return f"{spec.poison_fraction:g}"
+
+
 def trojans_report(results: pd.DataFrame, specs: list[TrojanSpec], params, *, findings: list[Finding],
-                   skipped: Mapping[str, str] | None = None, seconds: Mapping[str, float] | None = None) -> str:
+                   skipped: Mapping[str, str] | None = None, seconds: Mapping[str, float] | None = None,
+                   not_evaluated: Mapping[str, str] | None = None) -> str:
     """The Markdown report (``params``: the parsed :class:`interpbench.protocols.trojans.TrojansParams`)."""
     p = params
-    t = p.model.train
     methods = list(p.explanation.methods)
     lines = [
         "# Trojans: attribution maps scored against the trigger",
@@ -193,18 +233,16 @@ def trojans_report(results: pd.DataFrame, specs: list[TrojanSpec], params, *, fi
         "",
         "Setup:",
         "",
-        f"- data: {p.data.n_train} training / {p.data.n_test} test colour scenes of {p.data.image_size} px, "
-        f"{p.data.num_classes} shape classes",
-        f"- models: {p.model.model.architecture} {p.model.model.options or ''}, trojaned and clean twin with the same "
-        f"recipe: {t.epochs} epochs, {t.optimizer}, lr {t.lr:g}, batch {t.batch_size}",
-        f"- maps of {p.explanation.n_images} triggered test images per patch and natural trojan; methods: "
+        *_setup(p),
+        f"- maps of {p.explanation.n_images} triggered test images per patch "
+        f"{'trojan' if p.data.images is not None else 'and natural trojan'}; methods: "
         f"{', '.join(methods)}",
         "",
         "| trojan | kind | trigger | scope | target | poison fraction |",
         "|---|---|---|---|---|---|",
     ]
     lines += [f"| {s.name} | {s.kind} | {s.trigger} | {'any class' if s.universal else f'class {s.source}'} | "
-              f"{s.target} | {s.poison_fraction:g} |" for s in specs]
+              f"{s.target} | {_poison(s, p)} |" for s in specs]
     lines += ["", "## Findings", "", *render_findings(findings, "_(no findings)_"), ""]
     lines += ["## Attack success and clean accuracy", ""]
     acc = results[results["metric"].isin(["clean_acc", "clean_acc_drop", "asr"])]
@@ -223,4 +261,6 @@ def trojans_report(results: pd.DataFrame, specs: list[TrojanSpec], params, *, fi
                   table(pd.DataFrame({"method": list(seconds), "seconds": [f"{v:.2f}" for v in seconds.values()]})), ""]
     for name, reason in sorted((skipped or {}).items()):
         lines.append(f"- `{name}` not applicable: {reason}")
+    for name, reason in (not_evaluated or {}).items():
+        lines.append(f"- trojan `{name}` not evaluated: {reason}")
     return "\n".join(lines) + "\n"

@@ -11,7 +11,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from interpbench.data import generate_scenes
-from interpbench.data.trojans import parse_trojans, poison_training_set, triggered_test_sets
+from interpbench.data.trojans import (
+    load_trojan_folder,
+    parse_trojans,
+    poison_training_set,
+    triggered_folder_sets,
+    triggered_test_sets,
+)
+from interpbench.errors import ConfigError
 from interpbench.metrics.results import results_table
 from interpbench.models import build_model
 from interpbench.models.training import train_model
@@ -19,9 +26,12 @@ from interpbench.pipelines.common import findings_to_metrics
 from interpbench.pipelines.helpers import cpu_state_dict, image_size_of
 from interpbench.protocols.trojans import (
     accuracy_rows,
+    dataset_label,
+    has_twin,
     image_scores,
     importance_maps,
     model_label,
+    not_evaluated_trojans,
     score_rows,
     select_images,
     trojans_params,
@@ -36,17 +46,22 @@ from interpbench.runtime import cpu_threads, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
 
-DATASET = "scenes"
-
-
 def _specs(p):
-    return parse_trojans(p.trojans, p.data.num_classes, "trojans.trojans")
+    return parse_trojans(p.trojans, p.data.num_classes, "trojans.trojans", scenes=p.data.images is None)
+
+
+def _tested(p, triggered: dict) -> list:
+    """The trojans that have a triggered test set (natural ones on an image folder have none)."""
+    return [s for s in _specs(p) if s.name in triggered]
 
 
 def make_trojan_data(params: dict, seed: int) -> tuple[dict, dict, dict, dict]:
     """The study's colour scenes, the poisoned training set and the triggered test sets:
-    (clean train, poisoned train, clean test, triggered test: per trojan images, targets, footprints)."""
+    (clean train, poisoned train, clean test, triggered test: per trojan images, targets, footprints).
+    With ``data.images`` (an already-trojaned model): the image folder's images, no training sets."""
     p = trojans_params(params)
+    if p.data.images is not None:
+        return _folder_data(p, seed)
     d = p.data
     common = dict(image_size=d.image_size, num_classes=d.num_classes, cooccur_prob=d.cooccur_prob)
     train = generate_scenes(d.n_train, seed=seed, **common)
@@ -64,6 +79,38 @@ def make_trojan_data(params: dict, seed: int) -> tuple[dict, dict, dict, dict]:
     return clean_train, {**poisoned, "classes": classes}, clean_test, {"trojans": triggered, "classes": classes}
 
 
+def _folder_data(p, seed: int) -> tuple[dict, dict, dict, dict]:
+    im, specs = p.data.images, _specs(p)
+    folder = load_trojan_folder(im.root, labels=im.labels, num_classes=p.data.num_classes, image_size=im.image_size,
+                                resize_size=im.resize_size, max_per_class=im.max_per_class,
+                                source_classes=tuple(s.source for s in specs if s.source is not None),
+                                source_max_per_class=im.source_max_per_class)
+    triggered = triggered_folder_sets(folder, specs, seed=seed + 1, max_images=im.max_triggered)
+    classes = folder["classes"]
+    for spec in specs:
+        n = len(triggered[spec.name]["x"]) if spec.name in triggered else "no"
+        log.info("trojan %s: %s; %s triggered test images", spec.name, spec.describe(classes), n)
+    for name, why in not_evaluated_trojans(p, specs).items():
+        log.warning("trojan %s not evaluated: %s", name, why)
+    none = {"x": folder["x"][:0], "y": folder["y"][:0], "classes": classes,
+            "note": "no training set: the trojaned model is pretrained"}
+    clean_test = {"x": folder["x"][folder["clean"]], "y": folder["y"][folder["clean"]], "classes": classes}
+    return none, dict(none), clean_test, {"trojans": triggered, "classes": classes}
+
+
+def _pretrained(p, x) -> dict:
+    """The already-trojaned model's state_dict, read from ``model.model.weights_path``."""
+    m = p.model.model
+    try:
+        model = build_model(m.architecture, num_classes=m.num_classes, in_channels=int(x.shape[1]),
+                            image_size=image_size_of(x), weights_path=m.weights_path, **m.options)
+    except ConfigError as exc:
+        raise ConfigError(f"trojans.model.model.weights_path: {exc}") from None
+    log.info("trojans: the trojaned model is the pretrained %s from %s (not trained here)", m.architecture,
+             m.weights_path)
+    return cpu_state_dict(model)
+
+
 def _build(p, x, state=None):
     m = p.model.model
     model = build_model(m.architecture, num_classes=m.num_classes, in_channels=int(x.shape[1]),
@@ -77,6 +124,9 @@ def train_trojan_model(train: dict, params: dict, seed: int, device: str, *, key
     """Train the trojaned model (``key="trojaned"``, on the poisoned set) or its clean twin
     (``key="clean"``); the same architecture, recipe and seed."""
     p = trojans_params(params)
+    if p.model.pretrained:  # an already-trojaned model: nothing trained; no clean twin (an empty state)
+        state = _pretrained(p, train["x"]) if key == "trojaned" else {}
+        return state, pd.DataFrame({"epoch": pd.Series(dtype="int64")})
     cfg = dataclasses.replace(p.model.train, seed=seed)
     with cpu_threads(p.cpu_threads):
         seed_everything(seed)
@@ -87,13 +137,17 @@ def train_trojan_model(train: dict, params: dict, seed: int, device: str, *, key
 
 def score_attacks(trojaned_state: dict, clean_state: dict, clean_test: dict, triggered_test: dict, params: dict,
                   seed: int, device: str, *, study: str) -> pd.DataFrame:
-    """Clean accuracy of both models, their difference, and every trojan's ASR on both (95% intervals)."""
+    """Clean accuracy of both models, their difference, and every trojan's ASR on both (95% intervals).
+    An empty ``clean_state``: no clean twin (a pretrained trojaned model), the trojaned model's rows only."""
     p = trojans_params(params)
     dev = resolve_device(device)
-    models = {"trojaned": _build(p, clean_test["x"], trojaned_state), "clean": _build(p, clean_test["x"], clean_state)}
+    models = {"trojaned": _build(p, clean_test["x"], trojaned_state)}
+    if clean_state:
+        models["clean"] = _build(p, clean_test["x"], clean_state)
     with cpu_threads(p.cpu_threads):
-        rows = accuracy_rows(models, clean_test, triggered_test["trojans"], _specs(p), seed=seed, n_boot=p.n_boot,
-                             device=dev, study=study, dataset=DATASET, labels={k: model_label(p, k) for k in models})
+        rows = accuracy_rows(models, clean_test, triggered_test["trojans"], _tested(p, triggered_test["trojans"]),
+                             seed=seed, n_boot=p.n_boot, device=dev, study=study, dataset=dataset_label(p),
+                             labels={k: model_label(p, k) for k in models})
     return results_table(rows)
 
 
@@ -104,7 +158,7 @@ def compute_trigger_maps(state: dict, triggered_test: dict, params: dict, seed: 
     p = trojans_params(params)
     e = p.explanation
     dev = resolve_device(device)
-    images = select_images(triggered_test["trojans"], _specs(p), e.n_images)
+    images = select_images(triggered_test["trojans"], _tested(p, triggered_test["trojans"]), e.n_images)
     if not images["trojans"]:
         log.warning("trojans: no patch or natural trojan configured; no maps to compute")
         return {"methods": list(e.methods), "skipped": {}, "seconds": {}, "images": images}
@@ -125,7 +179,7 @@ def score_trigger_maps(trigger_maps: dict, params: dict, seed: int, *, study: st
     scores = image_scores(trigger_maps["maps"], trigger_maps["methods"], images)
     rows = score_rows(scores, images["trojans"], l1_baseline=p.report.l1_baseline,
                       correlation_baseline=p.report.correlation_baseline, seed=seed, n_boot=p.n_boot, study=study,
-                      dataset=DATASET, model=model_label(p, "trojaned"))
+                      dataset=dataset_label(p), model=model_label(p, "trojaned"))
     return results_table(rows), scores
 
 
@@ -151,8 +205,9 @@ def write_trojans_report(results: pd.DataFrame, trigger_maps: dict, params: dict
     """The study's Markdown report and its findings' counts (for MLflow)."""
     p = trojans_params(params)
     specs = _specs(p)
+    untested = not_evaluated_trojans(p, specs)
     findings = trojans_findings(results, specs, p.report, labels={k: model_label(p, k) for k in ("trojaned", "clean")},
-                                skipped=trigger_maps.get("skipped", {}))
+                                skipped=trigger_maps.get("skipped", {}), not_evaluated=untested, twin=has_twin(p))
     text = trojans_report(results, specs, p, findings=findings, skipped=trigger_maps.get("skipped", {}),
-                          seconds=trigger_maps.get("seconds", {}))
+                          seconds=trigger_maps.get("seconds", {}), not_evaluated=untested)
     return text, findings_to_metrics(findings)

@@ -12,6 +12,11 @@ Structure (``conf/base/parameters_trojans.yml`` configures each part):
   and natural trojans, explaining the target class;
 - ``score_trigger_maps`` (evaluation): per-image scores, means and the paired tests vs the baselines;
 - reporting: box plots, the map grid, the report with its findings, MLflow metrics.
+
+The same nodes serve an already-trojaned model (``model.pretrained`` with ``data.images``, the
+``imagenet_trojans`` environment): ``make_data`` reads the image folder and leaves the training
+sets empty, ``train_trojaned`` loads the weights file, ``train_clean`` returns an empty state (no
+twin) that ``score_attacks`` and the report understand.
 """
 
 import functools
