@@ -1,7 +1,7 @@
 """Cost of the ``trojans`` study's attribution maps: seconds per image per method, and the share of
 each method's time spent outside model passes.
 
-On the embedded model (``resnet_small`` as configured in ``conf/base/parameters_trojans.yml``,
+On the embedded model (as configured in ``conf/base/parameters_trojans.yml``, ``cnn_small``,
 random init: the cost does not depend on the weights) and triggered 32 px scenes, every method of
 ``trojans.explanation.methods`` runs with its configured parameters on ``--images`` images in one
 batch. A forward hook counts the samples each method sends through the model, split into passes

@@ -34,7 +34,7 @@ def test_trojans_runs_end_to_end_and_is_deterministic(tmp_path, monkeypatch):
     table = pd.read_parquet(files[0])
     assert list(table.columns) == list(RESULT_COLUMNS)
     assert set(table["study"]) == {"trojans"} and set(table["dataset"]) == {"scenes"}
-    assert set(table["model"]) == {"resnet_small_trojaned", "resnet_small_clean"}
+    assert set(table["model"]) == {"cnn_small_trojaned", "cnn_small_clean"}
     asr = table[table["metric"] == "asr"]
     assert set(asr["method"]) == {"smiley", "green_star", "brick", "gravel", "heart", "arrow"}
     assert len(asr) == 12 and (asr["ci_low"] <= asr["value"]).all() and (asr["value"] <= asr["ci_high"]).all()
@@ -44,19 +44,19 @@ def test_trojans_runs_end_to_end_and_is_deterministic(tmp_path, monkeypatch):
     l1 = table[(table["metric"] == "footprint_l1") & (table["method"] == "saliency")]
     assert set(l1["x_label"]) == {"smiley", "green_star", "heart", "arrow"}  # patch and natural trojans only
     lrp = table[(table["metric"] == "footprint_l1_all") & (table["method"] == "lrp")]
-    assert lrp["value"].isna().all()  # not applicable to resnet_small (residual additions): recorded, NaN
+    assert lrp["value"].notna().all()  # cnn_small has an LRP rule for every layer (resnet_small: see test_trojans_protocol)
     for name in ("scores.png", "trigger_maps.png", "report.md"):
         assert (project / OUT / name).stat().st_size > 0, name
     report = (project / OUT / "report.md").read_text()
     assert "## Findings" in report and "trojan `smiley` is implanted" in report
-    assert "few methods beat `blank` under the L1 metric" in report and "`lrp` not applicable" in report
+    assert "few methods beat `blank` under the L1 metric" in report
     for split in ("clean_train", "poisoned_train", "clean_test", "triggered_test"):
         assert glob.glob(str(project / f"data/05_model_input/trojans/{split}.safetensors/*/{split}.safetensors")), split
 
     with sqlite3.connect(project / "mlflow.db") as db:
         metrics = {r[0] for r in db.execute("select distinct key from metrics")}
-    assert "trojans.scenes.resnet_small_trojaned.smiley.asr" in metrics
-    assert "trojans.scenes.resnet_small_trojaned.saliency.footprint_l1_all" in metrics
+    assert "trojans.scenes.cnn_small_trojaned.smiley.asr" in metrics
+    assert "trojans.scenes.cnn_small_trojaned.saliency.footprint_l1_all" in metrics
     assert {f"trojans.findings.{s}" for s in ("passed", "failed", "not_evaluated")} <= metrics
 
     _run(project)  # same seed -> the same table

@@ -32,6 +32,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     stop_at_accuracy: float | None = None  # stop once an epoch's train accuracy reaches this
+    # "constant": lr throughout; "onecycle": torch's OneCycleLR (Smith & Topin 2019) stepped per
+    # batch, warming up to ``lr`` over the first 30% of the steps and annealing (cosine) to ~0
+    schedule: Literal["constant", "onecycle"] = "constant"
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
@@ -65,9 +68,11 @@ def train_model(
     device = torch.device(device)
     model.to(device)
     opt = _optimizer(model, cfg)
+    n = len(x)
+    steps = cfg.epochs * -(-n // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps) if cfg.schedule == "onecycle" else None
     loss_fn = nn.CrossEntropyLoss()
     history = []
-    n = len(x)
     for epoch in range(cfg.epochs):
         order = torch.randperm(n, generator=gen)
         model.train()
@@ -86,6 +91,8 @@ def train_model(
             loss = loss_fn(logits, yb)
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             total_loss += loss.item() * len(idx)
             correct += (logits.argmax(1) == yb).sum().item()
             seen += len(idx)
@@ -108,7 +115,8 @@ def _predict(model, xb):
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256, device="cpu") -> torch.Tensor:
     """Predicted classes of ``x`` (eval mode, batched)."""
     model.eval().to(device)
-    return torch.cat([_predict(model, x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
+    out = [_predict(model, x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.int64)
 
 
 def accuracy_per_item(

@@ -36,7 +36,7 @@ from ..errors import NotApplicableError
 from ..explain import aggregate_channels, attribute
 from ..metrics.results import summarize
 from ..metrics.trojans import DIRECTION, SCORES, attack_success_rate, beats_baseline, holm, paired_difference_ci
-from ..models.training import TrainConfig
+from ..models.training import TrainConfig, predict
 from ..pipelines.params import ModelParams
 
 log = logging.getLogger(__name__)
@@ -75,11 +75,11 @@ class TrojanDataParams:
     """The study's own colour scenes (:func:`interpbench.data.generate_scenes`), or with ``images``
     an image folder (then only ``num_classes`` of the other keys is used: the model's classes)."""
 
-    n_train: int = 2000
-    n_test: int = 800
+    n_train: int = 8000
+    n_test: int = 1600
     image_size: int = 32
     num_classes: int = 8
-    cooccur_prob: float = 0.3
+    cooccur_prob: float = 0.0
     images: TrojanImagesParams | None = None
 
 
@@ -112,13 +112,6 @@ class TrojanReportParams:
 
 
 # --------------------------------------------------------------------------- models
-
-
-@torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256, device: torch.device | str = "cpu") -> torch.Tensor:
-    model.eval().to(device)
-    out = [model(x[i:i + batch_size].to(device)).argmax(dim=1).cpu() for i in range(0, len(x), batch_size)]
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.int64)
 
 
 def accuracy_rows(models: dict[str, nn.Module], clean_test: dict, triggered: dict, specs: list[TrojanSpec], *,
