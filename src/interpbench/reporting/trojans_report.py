@@ -205,7 +205,7 @@ def _setup(p) -> list[str]:
                  f"training, no clean twin")
     else:
         model = (f"- models: {m.architecture} {m.options or ''}, trojaned and clean twin with the same "
-                 f"recipe: {t.epochs} epochs, {t.optimizer}, lr {t.lr:g}, batch {t.batch_size}")
+                 f"recipe: {t.epochs} epochs, {t.optimizer}, lr {t.lr:g} ({t.schedule}), batch {t.batch_size}")
     return [data, model]
 
 
