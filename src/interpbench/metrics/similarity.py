@@ -361,6 +361,14 @@ class SimilarityMetric:
             out[ok] = self.compare(fa[ok[ok_a]], self.features(b[ok]))
         return out.cpu().numpy()
 
+    def against_itself(self, prepared: tuple[Tensor | None, Tensor]) -> np.ndarray:
+        """:meth:`against` the prepared maps themselves (features not computed again)."""
+        fa, ok = prepared
+        out = torch.full(ok.shape, math.nan, dtype=torch.float64, device=ok.device)
+        if fa is not None:
+            out[ok] = self.compare(fa, fa)
+        return out.cpu().numpy()
+
     def __call__(self, A, B) -> np.ndarray:
         if A.ndim not in (3, 4) or tuple(A.shape) != tuple(B.shape):
             raise DataError(
