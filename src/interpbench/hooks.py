@@ -11,40 +11,44 @@ log = logging.getLogger(__name__)
 
 
 class NodeTimingHooks:
-    """Log each node's wall time, and at the end of the run the time per study (the node name's
-    first part) and the slowest nodes."""
+    """Log each node's wall time (and the process CPU time it used, all threads), and at the end of
+    the run the time per study (the node name's first part) and the slowest nodes. On a shared
+    machine the wall times move with the other jobs' load; the CPU times move less."""
 
     SLOWEST = 8
 
     def __init__(self) -> None:
-        self._started: dict[str, float] = {}
+        self._started: dict[str, tuple[float, float]] = {}
         self._took: dict[str, float] = {}
+        self._cpu: dict[str, float] = {}
 
     @hook_impl
     def before_pipeline_run(self) -> None:
-        self._started, self._took = {}, {}
+        self._started, self._took, self._cpu = {}, {}, {}
 
     @hook_impl
     def before_node_run(self, node) -> None:
-        self._started[node.name] = time.perf_counter()
+        self._started[node.name] = (time.perf_counter(), time.process_time())
 
     @hook_impl
     def after_node_run(self, node) -> None:
         started = self._started.pop(node.name, None)
         if started is not None:
-            self._took[node.name] = took = time.perf_counter() - started
-            log.info("Node %s finished in %.1f s", node.name, took)
+            self._took[node.name] = took = time.perf_counter() - started[0]
+            self._cpu[node.name] = cpu = time.process_time() - started[1]
+            log.info("Node %s finished in %.1f s (CPU %.1f s)", node.name, took, cpu)
 
     @hook_impl
     def after_pipeline_run(self) -> None:
         if not self._took:
             return
-        per_study: dict[str, float] = {}
-        for name, took in self._took.items():
-            study = name.split(".", 1)[0]
-            per_study[study] = per_study.get(study, 0.0) + took
-        log.info("Node time per study: %s", ", ".join(
-            f"{s} {t:.0f} s" for s, t in sorted(per_study.items(), key=lambda kv: -kv[1])))
+        for label, times in (("Node time per study", self._took), ("Node CPU time per study", self._cpu)):
+            per_study: dict[str, float] = {}
+            for name, took in times.items():
+                study = name.split(".", 1)[0]
+                per_study[study] = per_study.get(study, 0.0) + took
+            log.info("%s: %s", label, ", ".join(
+                f"{s} {t:.0f} s" for s, t in sorted(per_study.items(), key=lambda kv: -kv[1])))
         slowest = sorted(self._took.items(), key=lambda kv: -kv[1])[: self.SLOWEST]
         log.info("Slowest nodes: %s", ", ".join(f"{n} {t:.1f} s" for n, t in slowest))
 

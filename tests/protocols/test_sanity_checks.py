@@ -107,6 +107,24 @@ def test_precomputed_original_maps_give_the_same_bundle_as_recomputing_them():
     assert torch.equal(other["maps"][0], original["maps"][0]) and not torch.equal(other["maps"][1], original["maps"][1])
 
 
+def test_first_step_maps_are_step_one_of_both_modes():
+    """original_maps(first_step=True) also gives step 1 (the output block re-initialised), the same
+    model in both modes: both bundles built from it equal the ones computed step by step."""
+    torch.manual_seed(0)
+    model = build_model("mnist_cnn")
+    x = torch.rand(3, 1, 28, 28)
+    methods = {"saliency": {}, "smoothgrad": {"n_samples": 3}, "gradcam": {}}
+    shared = original_maps(model, x, methods, seed=5, first_step=True)
+    assert shared["first_step"] == "fc2" and shared["first_step_maps"].shape == (3, 3, 1, 28, 28)
+    for mode in ("cascading", "independent"):
+        before = randomization_maps(model, x, methods, mode, seed=5)
+        after = randomization_maps(model, x, methods, mode, seed=5, original=shared)
+        assert torch.equal(before["maps"], after["maps"]) and before["steps"] == after["steps"]
+        assert torch.equal(after["maps"][1], shared["first_step_maps"])
+    with pytest.raises(ValueError, match="step 1 re-initialises 'fc9', this model's 'fc2'"):
+        randomization_maps(model, x, methods, "cascading", seed=5, original={**shared, "first_step": "fc9"})
+
+
 def test_original_maps_for_other_methods_are_refused():
     model = build_model("mlp")
     x = torch.rand(2, 1, 28, 28)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..errors import NotApplicableError
-from .registry import attribute
+from .registry import attribute, shared_work
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +26,18 @@ def method_maps(
     (:mod:`interpbench.metrics.similarity`). A one-channel map of a C-channel input (GradCAM) is
     repeated over the C channels, as PAIR's ``GradCam.GetMask(three_dims=True)`` does; every
     normalisation gives the same map either way.
+
+    The calls share their common work (:func:`interpbench.explain.registry.shared_work`): each map
+    is the one ``attribute`` gives alone.
     """
     maps, skipped = [], {}
-    for name, params in methods.items():
-        try:
-            a = attribute(name, model, x, target, seed=seed, **params)
-            maps.append(a.expand(-1, x.shape[1], -1, -1) if a.shape[1] == 1 else a)
-        except NotApplicableError as exc:
-            log.warning("%s", exc)
-            skipped[name] = str(exc)
-            maps.append(torch.full(x.shape, float("nan")))
+    with shared_work():  # e.g. SmoothGrad and VarGrad share their noisy gradients
+        for name, params in methods.items():
+            try:
+                a = attribute(name, model, x, target, seed=seed, **params)
+                maps.append(a.expand(-1, x.shape[1], -1, -1) if a.shape[1] == 1 else a)
+            except NotApplicableError as exc:
+                log.warning("%s", exc)
+                skipped[name] = str(exc)
+                maps.append(torch.full(x.shape, float("nan")))
     return torch.stack(maps), skipped

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from ..errors import NotApplicableError
 from ..models.torchvision_zoo import Normalized
 from .references import reference_distribution
-from .registry import register_method, require
+from .registry import register_method, require, shared
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,12 @@ def deeplift_shap(
 def guided_backprop(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     """Guided Backpropagation."""
     require_module_activations(model, RELU_FUNCTIONS)
-    return GuidedBackprop(model).attribute(x, target=target)
+    return guided_backprop_maps(model, x, target).clone()  # never hand out the shared tensor itself
+
+
+def guided_backprop_maps(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
+    """Captum's GuidedBackprop maps, shared within a call identity (Guided GradCAM reuses them)."""
+    return shared(("guided_backprop",), lambda: GuidedBackprop(model).attribute(x, target=target))
 
 
 @register_method("deconvolution", kind="propagation")

@@ -8,8 +8,17 @@ metadata (zennit/Quantus style). :func:`attribute` gives every method the same c
 - the model is put in eval mode, its parameters' ``requires_grad`` is switched off while the
   method runs (no weight gradients are computed, which also makes it faster) and restored after;
 - the inputs are copied, never modified; the maps come back float32, detached, on the CPU;
-- every method runs under a torch/NumPy/Python RNG seeded from ``seed`` and the caller's RNG
-  state is restored afterwards, so stochastic methods repeat exactly for the same seed;
+- every method runs under a torch RNG seeded from ``seed`` (the generators of the model's device:
+  the CPU's, and that CUDA device's), stochastic methods and methods registered outside interpbench
+  also under seeded NumPy and Python ``random`` RNGs, and the caller's RNG states are restored
+  afterwards, so stochastic methods repeat exactly for the same seed (saving and restoring NumPy's
+  state takes about 0.15 ms, more than a small model's pass: the project's deterministic methods,
+  which draw no random numbers, skip it);
+- inside a :func:`shared_work` block, calls on the same model, inputs, target and seed share the
+  intermediate results their methods mark with :func:`shared` (SmoothGrad, SmoothGrad-squared and
+  VarGrad with the same settings use the same noisy gradients; Saliency and Input x Gradient the
+  same gradient; Guided GradCAM the Guided Backprop and GradCAM maps), as if each were computed
+  again;
 - ``NotApplicableError("<method> is not applicable to <model>: ...")`` only for the known
   incompatibilities of :data:`NOT_APPLICABLE_CAUSES` (an allow-list, each cause a named entry with a
   matcher and a message): the method's own check refused the model (LRP on residual additions or
@@ -23,6 +32,7 @@ metadata (zennit/Quantus style). :func:`attribute` gives every method the same c
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import inspect
 import logging
@@ -68,6 +78,7 @@ class MethodSpec:
     description: str
     params: dict[str, Any]
     params_type: type
+    seeds_all_rngs: bool = True  #: seed NumPy and ``random`` too (stochastic or a user's method)
 
 
 _METHODS: dict[str, MethodSpec] = {}
@@ -88,7 +99,11 @@ def register_method(
     stochastic: bool = False,
     needs_gradcam_layer: bool = False,
 ) -> Callable[[MethodFn], MethodFn]:
-    """Decorator: ``@register_method("my_method", kind="gradient")`` on ``fn(model, x, target, *, ...)``."""
+    """Decorator: ``@register_method("my_method", kind="gradient")`` on ``fn(model, x, target, *, ...)``.
+
+    ``stochastic``: the method draws random numbers (from torch, NumPy or ``random``, all seeded by
+    :func:`attribute`); a method of interpbench registered as deterministic draws none.
+    """
     if kind not in KINDS:
         raise ConfigError(f"register_method({name!r}): kind must be one of {list(KINDS)}, got {kind!r}.")
 
@@ -107,6 +122,7 @@ def register_method(
             description=(fn.__doc__ or "").strip().split("\n")[0],
             params=_defaults(fn),
             params_type=_params_dataclass(name, fn),
+            seeds_all_rngs=stochastic or not fn.__module__.startswith(f"{__package__}."),
         )
         return fn
 
@@ -144,19 +160,24 @@ def attribute(
     spec = method_info(method)
     if params and not spec.params:
         raise ConfigError(f"attribution method {method!r} takes no parameters, got {', '.join(map(repr, params))}.")
-    options = dataclasses.asdict(parse(spec.params_type, params, where=f"attribution method {method!r}"))
+    options = _options(spec, params)
     x = _check_inputs(inputs)
-    device = _model_device(model)
+    weights = list(model.parameters())
+    device = weights[0].device if weights else _model_device(model)
     x = x.detach().to(device=device, dtype=torch.float32).clone()
-    y = _check_target(target, x.shape[0]).to(device)
-    model.eval()
-    flags = [(p, p.requires_grad) for p in model.parameters()]
+    y = _check_target(target, x.shape[0])
     # Validate the targets against the model's output on its first forward pass (no extra pass).
-    handle = model.register_forward_hook(_target_check(y))
+    check = _target_check(y)
+    y = y.to(device)
+    if any(m.training for m in model.modules()):
+        model.eval()
+    flags = [(p, p.requires_grad) for p in weights]
+    handle = model.register_forward_hook(check)
+    call = _CALL.set(_call_key(model, inputs, y, seed, weights) if _SHARED.get() is not None else None)
     try:
         for p, _ in flags:
             p.requires_grad_(False)
-        with _seeded(seed, device), warnings.catch_warnings():
+        with _seeded(seed, device, spec.seeds_all_rngs), warnings.catch_warnings():
             for message in _CAPTUM_NOTICES:
                 warnings.filterwarnings("ignore", message=message)
             maps = spec.fn(model, x, y, **options)
@@ -174,12 +195,94 @@ def attribute(
         log.debug("%s not applicable (%s):\n%s", method, cause.name, "".join(traceback.format_exception(exc)))
         raise NotApplicableError(f"{method} is not applicable to {model_name(model)}: {cause.describe(exc)}") from None
     finally:
+        _CALL.reset(call)
         handle.remove()
         for p, flag in flags:
             p.requires_grad_(flag)
     if tuple(maps.shape) != tuple(x.shape):
         raise RuntimeError(f"{method} returned shape {tuple(maps.shape)} for inputs {tuple(x.shape)}.")
     return maps.detach().to(device="cpu", dtype=torch.float32)
+
+
+#: The shared_work() block's results: key -> (model, inputs, value); the model and inputs are kept
+#: so that their ids, part of the key, cannot be reused by other objects while the block lasts.
+_SHARED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("interpbench_shared_work", default=None)
+#: The running attribute() call's identity (model, inputs, target, seed), for shared().
+_CALL: contextvars.ContextVar[tuple | None] = contextvars.ContextVar("interpbench_attribute_call", default=None)
+
+
+@contextlib.contextmanager
+def shared_work() -> Iterator[None]:
+    """Let the :func:`attribute` calls inside share intermediate results (see :func:`shared`).
+
+    Two calls share a result only when they explain the same model object (its weights unchanged:
+    in-place changes bump the parameters' versions), the same ``inputs`` tensor object (unchanged),
+    the same targets and the same seed, so every method returns what it would return alone.
+    The results are freed when the block ends.
+    """
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def shared(key: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()``, or its result from an earlier :func:`attribute` call on the same model,
+    inputs, target and seed inside the same :func:`shared_work` block (outside one: ``compute()``).
+
+    ``key`` names the result and every setting it depends on besides the call's model, inputs,
+    target and seed (e.g. ``("noisy_gradients", n_samples, noise_level)``); ``compute`` must
+    depend on nothing else, and it must be the method's first use of the seeded RNG (a method that
+    reuses the result does not draw the numbers that computing it would have drawn).
+    """
+    cache, call = _SHARED.get(), _CALL.get()
+    if cache is None or call is None:
+        return compute()
+    full = (call[0], key)
+    hit = cache.get(full)
+    if hit is None:
+        hit = cache[full] = (*call[1], compute())
+    return hit[2]
+
+
+def _call_key(model: nn.Module, inputs: Tensor, target: Tensor, seed: int, weights: list[Tensor]) -> tuple:
+    """(hashable identity of an attribute() call, (model, inputs) to keep alive with its results)."""
+    identity = (id(model), tuple(p._version for p in weights), id(inputs), inputs._version,
+                tuple(target.tolist()), int(seed))
+    return identity, (model, inputs)
+
+
+#: Parsed method parameters by (method, frozen parameters): parsing (type hints, coercion) costs
+#: more than a small model's forward pass; only successful parses are kept.
+_PARSED: dict[tuple, dict[str, Any]] = {}
+_PARSED_MAX = 1024
+
+
+def _options(spec: MethodSpec, params: dict[str, Any]) -> dict[str, Any]:
+    try:
+        key = (spec.name, _frozen(params))
+        hit = _PARSED.get(key)
+    except TypeError:  # an unhashable value
+        key, hit = None, None
+    if hit is None:
+        hit = dataclasses.asdict(parse(spec.params_type, params, where=f"attribution method {spec.name!r}"))
+        if key is not None:
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            _PARSED[key] = hit
+    return dict(hit)
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable form of a parameter value that tells types apart (``True`` from ``1``, a list
+    from a tuple)."""
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((str(k), _frozen(v)) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_frozen(v) for v in value))
+    hash(value)
+    return (type(value).__name__, value)
 
 
 @dataclass(frozen=True)
@@ -317,12 +420,16 @@ def _check_target(target: Tensor | int, n: int) -> Tensor:
             f"attribute(): target must be integer class indices of shape [{n}], "
             f"got {target.dtype} {tuple(target.shape)}."
         )
-    if n and int(target.min()) < 0:
-        raise ConfigError(f"attribute(): target has a negative class index {int(target.min())}.")
     return target.detach().to(torch.int64)
 
 
 def _target_check(y: Tensor) -> Callable:
+    """A forward hook that checks, on the model's first forward pass, that it returns logits
+    ``[N, classes]`` and that ``y`` (int64 ``[N]``) holds class indices in range; a negative index
+    is refused at once."""
+    low, high = (int(v) for v in torch.aminmax(y)) if y.numel() else (0, -1)
+    if low < 0:
+        raise ConfigError(f"attribute(): target has a negative class index {low}.")
     checked = False
 
     def hook(module: nn.Module, args: Any, output: Any) -> None:
@@ -333,10 +440,9 @@ def _target_check(y: Tensor) -> Callable:
         if not isinstance(output, Tensor) or output.dim() != 2:
             shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
             raise ConfigError(f"attribute(): the model must return logits [N, classes], got {shape}.")
-        if y.numel() and int(y.max()) >= output.shape[1]:
+        if high >= output.shape[1]:
             raise ConfigError(
-                f"attribute(): target class {int(y.max())} is out of range for a model with "
-                f"{output.shape[1]} outputs."
+                f"attribute(): target class {high} is out of range for a model with {output.shape[1]} outputs."
             )
 
     return hook
@@ -349,21 +455,36 @@ def _model_device(model: nn.Module) -> torch.device:
 
 
 @contextlib.contextmanager
-def _seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed torch, NumPy and ``random`` from ``seed``; restore the caller's RNG states on exit.
+def _seeded(seed: int, device: torch.device, all_rngs: bool = True) -> Iterator[None]:
+    """Seed torch (the CPU generator, and the model's CUDA device's) and, with ``all_rngs``, NumPy
+    and ``random`` from ``seed``; restore the caller's RNG states on exit.
 
     Not :func:`runtime.seed_everything`: that also switches on deterministic algorithms globally,
-    a side effect an attribution call should not have.
+    a side effect an attribution call should not have. Not ``torch.manual_seed`` either: it also
+    (lazily) reseeds every CUDA device, a change ``fork_rng`` does not undo, and records a stack
+    trace for that on every call (about 1 ms, the cost of a small model's pass).
     """
-    devices = [device.index or 0] if device.type == "cuda" else []
-    py_state, np_state = random.getstate(), np.random.get_state()
-    with torch.random.fork_rng(devices=devices):
+    py_state, np_state = (random.getstate(), np.random.get_state()) if all_rngs else (None, None)
+    cpu_state = torch.default_generator.get_state()
+    cuda = None
+    if device.type == "cuda":
+        cuda = device.index if device.index is not None else torch.cuda.current_device()
+    cuda_state = torch.cuda.get_rng_state(cuda) if cuda is not None else None
+    if device.type not in ("cpu", "cuda"):  # e.g. MPS, which torch.manual_seed seeds
         torch.manual_seed(seed)
+    torch.default_generator.manual_seed(seed)
+    if cuda is not None:
+        torch.cuda.default_generators[cuda].manual_seed(seed)
+    if all_rngs:
         random.seed(seed)
         np.random.seed(seed % 2**32)
-        try:
-            yield
-        finally:
+    try:
+        yield
+    finally:
+        torch.default_generator.set_state(cpu_state)
+        if cuda_state is not None:
+            torch.cuda.set_rng_state(cuda_state, cuda)
+        if all_rngs:
             random.setstate(py_state)
             np.random.set_state(np_state)
 

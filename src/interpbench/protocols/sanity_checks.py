@@ -2,9 +2,10 @@
 
 Model randomization test: recompute each method's maps after re-initialising the model's blocks
 (cascading from the output down, or one block at a time) and compare them with the trained
-model's maps (computed once, :func:`original_maps`, and shared by both modes). Every map of the
-model randomization test explains the logit of the class the *original* model predicts, on the
-same images.
+model's maps. The maps both modes share are computed once (:func:`original_maps`): step 0, the
+trained model, and step 1, where both re-initialise the output block alone with the same seed
+(the same model in both modes). Every map of the model randomization test explains the logit of
+the class the *original* model predicts, on the same images.
 
 Data randomization test (§3.2): compare the maps of a model trained on permuted labels with those
 of a true-label control trained on the same subset with the same recipe (architecture, seed,
@@ -21,7 +22,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -41,20 +41,33 @@ def original_maps(
     methods: Mapping[str, dict[str, Any]],
     seed: int,
     device: torch.device | str = "cpu",
+    first_step: bool = False,
 ) -> dict[str, Any]:
     """Maps of every method for the trained ``model``, explaining its own predicted class.
 
     Returns ``{"maps": [M, N, C, H, W], "methods": [...], "target": [N], "skipped": {method: reason}}``:
     step 0 of both randomization modes (pass it as ``original`` to :func:`randomization_maps`).
     The maps are those :func:`randomization_maps` computes at step 0 without it: same model, images,
-    targets and seed (each method call seeds its own RNG from ``seed``).
+    targets and seed (each method call seeds its own RNG from ``seed``). With ``first_step``, also
+    ``"first_step_maps"`` [M, N, C, H, W] and ``"first_step"`` (the block's name): the maps of
+    randomization step 1, the output block re-initialised, which is the same model in both modes.
     """
     model = copy.deepcopy(model).to(device).eval()  # as the randomization steps: never touch the caller's model
     x = x.to(device)
     with torch.no_grad():
         target = model(x).argmax(1)
     maps, skipped = method_maps(model, x, target, methods, seed)
-    return {"maps": maps, "methods": list(methods), "target": target.cpu(), "skipped": skipped}
+    out = {"maps": maps, "methods": list(methods), "target": target.cpu(), "skipped": skipped}
+    if first_step:
+        # Step 1 of cascading randomization is step 1 of independent randomization (block 0 alone,
+        # block_seed(seed, 0)); computed here once for both.
+        step = next(randomization_steps(model, "independent", seed, include_original=False), None)
+        if step is not None:
+            log.info("randomization step 1 (both modes): %s", step.block_name)
+            out["first_step_maps"], skipped_now = method_maps(step.model.to(device), x, target, methods, seed)
+            out["first_step"] = step.block_name
+            skipped.update(skipped_now)
+    return out
 
 
 def randomization_maps(
@@ -69,7 +82,8 @@ def randomization_maps(
     """Maps of every method at every randomization step (step 0 = the trained model).
 
     ``original``: the trained model's maps from :func:`original_maps` (same model, images, methods
-    and seed), used as step 0 and for the targets instead of computing them again.
+    and seed), used as step 0 and for the targets instead of computing them again, and as step 1
+    when they include it (``first_step=True``).
     Returns ``{"maps": [S, M, N, C, H, W], "steps": [...block names...], "methods": [...],
     "target": [N], "skipped": {method: reason}}``.
     """
@@ -86,6 +100,13 @@ def randomization_maps(
     all_maps, steps, skipped = [original["maps"]], [ORIGINAL], dict(original.get("skipped", {}))
     stepper = randomization_steps(model, mode, seed, include_original=False)
     for step in tqdm(stepper, desc=f"{mode} randomization", leave=False, disable=None):
+        if step.step == 1 and "first_step_maps" in original:
+            if original.get("first_step") != step.block_name:
+                raise ValueError(f"randomization_maps: the original maps' step 1 re-initialises "
+                                 f"{original.get('first_step')!r}, this model's {step.block_name!r}.")
+            all_maps.append(original["first_step_maps"])
+            steps.append(step.block_name)
+            continue
         log.info("%s randomization step %d: %s", mode, step.step, step.block_name)
         maps, skipped_now = method_maps(step.model.to(device), x, target, methods, seed)
         skipped.update(skipped_now)
@@ -160,27 +181,29 @@ def similarity_rows(
     ([M, N, H, W] each, with its own row keys such as ``x``) to ``reference`` [M, N, H, W].
 
     The reference's features (ranks, HOG descriptors, ...) are computed once per method and
-    metric. Methods whose reference maps are all NaN (not applicable) are left out.
+    metric (and not again for an entry of ``others`` that is ``reference`` itself). Methods whose
+    reference maps are all NaN (not applicable) are left out.
     """
     rows = []
     for i, method in enumerate(methods):
-        a = reference[i].numpy()
-        if np.isnan(a).all():
+        a = reference[i]
+        if torch.isnan(a).all():
             continue
         for name in metrics:
             metric = similarity_metric(name)
             prepared = metric.prepare(a)
             for maps, extra in others:
-                values = metric.against(prepared, maps[i].numpy())
+                values = metric.against_itself(prepared) if maps is reference else metric.against(prepared, maps[i])
                 rows.append(summarize(values, seed=seed, n_boot=n_boot, method=method, metric=name, **keys, **extra))
     return rows
 
 
 def randomization_rows(bundle: dict, metrics: list[str], *, seed: int, n_boot: int = 1000, **keys: Any) -> list[dict]:
     """Rows along ``layer_step``: each step's maps against step 0's; x_label is the block name."""
-    steps = [(bundle["maps"][s], {"x_name": "layer_step", "x": float(s), "x_label": block})
+    reference = bundle["maps"][0]
+    steps = [(reference if s == 0 else bundle["maps"][s], {"x_name": "layer_step", "x": float(s), "x_label": block})
              for s, block in enumerate(bundle["steps"])]
-    return similarity_rows(bundle["maps"][0], steps, bundle["methods"], metrics, seed=seed, n_boot=n_boot, **keys)
+    return similarity_rows(reference, steps, bundle["methods"], metrics, seed=seed, n_boot=n_boot, **keys)
 
 
 __all__ = [

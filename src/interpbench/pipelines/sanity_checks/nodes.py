@@ -81,11 +81,12 @@ def select_images(test: dict, slot: dict | None, protocol: dict) -> dict:
 def compute_original_maps(
     images: dict, state: dict, zoo_slot: dict, slot: dict | None, protocol: dict, seed: int, device: str
 ) -> dict:
-    """Every method's maps of the slot's trained model (its own predicted class): step 0 of both
-    randomization modes, computed once."""
+    """Every method's maps of the slot's trained model (its own predicted class) and of the model
+    with its output block re-initialised: steps 0 and 1 of both randomization modes (the same
+    models in both), computed once."""
     p = parse(SanityParams, protocol, "sanity_checks.protocol")
     model = slot_model(slot, zoo_slot, state, images["x"], "sanity_checks slot")
-    return original_maps(model, images["x"], p.methods, seed, resolve_device(device))
+    return original_maps(model, images["x"], p.methods, seed, resolve_device(device), first_step=True)
 
 
 def compute_randomization_maps(
@@ -93,7 +94,7 @@ def compute_randomization_maps(
     device: str, *, mode: str
 ) -> dict:
     """Every method's maps at every step of ``mode`` (cascading / independent) randomization;
-    step 0 is ``original`` (:func:`compute_original_maps`)."""
+    steps 0 and 1 come from ``original`` (:func:`compute_original_maps`)."""
     p = parse(SanityParams, protocol, "sanity_checks.protocol")
     model = slot_model(slot, zoo_slot, state, images["x"], "sanity_checks slot")
     return randomization_maps(model, images["x"], p.methods, mode, seed, resolve_device(device), original=original)

@@ -4,9 +4,10 @@ Two model slots named for their role, ``sanity_checks.primary`` (by default the 
 the paper's MNIST CNN) and ``sanity_checks.secondary`` (by default the zoo's ``mlp``); either can
 hold a pretrained model on an image folder instead (``StudySlotParams``, e.g. Inception v3 and
 ResNet-50 in ``conf/imagenet``). The results table names each by its label (zoo model or
-architecture). The trained model's maps are computed once per slot (``original_maps``) and are
-step 0 of both cascading and independent randomization, separate nodes so they can run in
-parallel. Data randomization trains two models per slot on the same subset with the same recipe:
+architecture). The maps both randomization modes share are computed once per slot
+(``original_maps``): step 0, the trained model, and step 1, its output block re-initialised (the
+same model in both modes); cascading and independent randomization are separate nodes so they can
+run in parallel. Data randomization trains two models per slot on the same subset with the same recipe:
 one on permuted labels (``random_labels_state``) and the true-label control
 (``true_labels_state``); their maps are compared with each other.
 """
@@ -42,7 +43,7 @@ def _slot(slot: str, model: str, dataset: str) -> Pipeline:
     common = ["params:zoo_slot", "params:protocol"]
     nodes = [
         Node(select_images, ["test", "params:slot", "params:protocol"], "images", name="select_images", tags=["explanation"]),
-        # The trained model's maps, once: step 0 of both randomization modes.
+        # The maps both randomization modes share, once: step 0 (trained) and step 1 (output block re-initialised).
         Node(compute_original_maps,
              ["images", "state", "params:zoo_slot", "params:slot", "params:protocol", "params:seed", "params:device"],
              "original_maps", name="compute_original_maps", tags=["explanation"]),
