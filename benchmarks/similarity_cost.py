@@ -13,13 +13,14 @@ output block re-initialised):
 
 Rows: 28 px (``mnist_cnn``, 100 images, ``conf/base`` methods) and 224 px (torchvision
 ``resnet18``, ``--large-images`` images, 3 channels, ``conf/imagenet`` methods). The large maps
-of the full method set take minutes on a CPU (SmoothGrad, VarGrad, IG 50 passes each, IG-SmoothGrad
-400); ``--large-methods single`` times only the single-pass methods (saliency, guided backprop,
-GradCAM, guided GradCAM, input x gradient), a lower bound of the step's maps, while scoring always
-covers all nine methods. Times are process CPU seconds (all threads; the wall seconds beside them
-move with the machine's load). Goal: scoring < maps at both sizes.
+of the full method set take minutes on a CPU (SmoothGrad and VarGrad 50 passes, IG 50, IG-SmoothGrad
+400: about 170 s for 2 images on one thread, twice, for step 0 and step 1);
+``--large-methods single`` times only the single-pass methods (saliency, guided backprop, GradCAM,
+guided GradCAM, input x gradient), a lower bound of the step's maps, while scoring always covers
+all nine methods. Times are process CPU seconds (all threads; the wall seconds beside them move
+with the machine's load). Goal: scoring < maps at both sizes.
 
-    python benchmarks/similarity_cost.py [--threads 1] [--large-images 4] [--large-methods single|all]
+    python benchmarks/similarity_cost.py [--threads 1] [--large-images 2] [--large-methods all|single]
         [--large-side 224] [--n-boot 1000]
 """
 
@@ -88,9 +89,9 @@ def one_size(label: str, model: torch.nn.Module, x: torch.Tensor, methods: dict,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--large-images", type=int, default=4)
+    parser.add_argument("--large-images", type=int, default=2)
     parser.add_argument("--large-side", type=int, default=224, help="224 (ResNet) to 299 (Inception) px")
-    parser.add_argument("--large-methods", choices=["single", "all"], default="single")
+    parser.add_argument("--large-methods", choices=["single", "all"], default="all")
     parser.add_argument("--n-boot", type=int, default=1000)
     args = parser.parse_args()
     if args.threads:
@@ -106,14 +107,16 @@ def main() -> None:
     rows.append(one_size(f"{side} px, resnet18", build_model("resnet18"),
                          torch.rand(args.large_images, 3, side, side), large, timed, args.n_boot))
 
-    print(f"torch threads {torch.get_num_threads()}; seconds are CPU (wall)")
-    print(f"{'size, model':<22}{'images':>7}{'maps of the step':>28}{'score the step':>22}{'ratio':>7}"
-          f"{'ref. once':>16}")
+    print(f"torch threads {torch.get_num_threads()}; CPU seconds (wall seconds)")
+    print(f"{'size, model':<20}{'images':>7}{'methods timed':>15}{'maps of the step':>19}{'scoring it':>17}"
+          f"{'ratio':>7}{'reference, once':>19}")
     for r in rows:
-        what = "" if r["timed"] == r["methods"] else f" ({r['timed']} of {r['methods']}: a lower bound)"
-        print(f"{r['label']:<22}{r['n']:>7}{r['maps'][0]:>10.2f} ({r['maps'][1]:.2f}){what:>12}"
-              f"{r['score'][0]:>13.2f} ({r['score'][1]:.2f}){r['score'][0] / r['maps'][0]:>7.2f}"
-              f"{r['prep'][0]:>9.2f} ({r['prep'][1]:.2f})")
+        timed = f"{r['timed']} of {r['methods']}" + ("*" if r["timed"] < r["methods"] else "")
+        cells = [f"{r[k][0]:.2f} ({r[k][1]:.2f})" for k in ("maps", "score", "prep")]
+        print(f"{r['label']:<20}{r['n']:>7}{timed:>15}{cells[0]:>19}{cells[1]:>17}"
+              f"{r['score'][0] / r['maps'][0]:>7.2f}{cells[2]:>19}")
+    if any(r["timed"] < r["methods"] for r in rows):
+        print("* the single-pass methods' maps only: a lower bound of the step's maps (--large-methods all)")
 
 
 if __name__ == "__main__":
