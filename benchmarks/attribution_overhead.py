@@ -1,19 +1,23 @@
 """Overhead of the attribution registry over the bare model passes a method needs.
 
-On ``mnist_cnn`` (random init) with a batch of 64 MNIST-shaped inputs, each method's time per
-batch (median of a few repeats after a warm-up, default torch threads) is divided by its ideal:
+On a zoo model (``--model``: ``mnist_cnn`` by default, or ``mlp``; random init) with a batch of
+``--batch`` (64) MNIST-shaped inputs on ``--device`` (``cpu`` or ``cuda``), each method's time per
+batch (median of a few repeats after a warm-up) is divided by its ideal:
 
-    ideal = passes x (one measured pass of the batch of 64)
+    ideal = passes x (one measured pass of the batch)
 
 where a pass is forward+backward (gradient of the target logits with respect to the input,
 weights frozen as ``attribute`` freezes them) for the gradient methods, and a forward pass under
 ``no_grad`` for occlusion. Passes: saliency 1, integrated_gradients n_steps, smoothgrad n_samples,
 occlusion the number of window positions + 1 (the unoccluded input). A ratio below 1 means the
-registry's larger internal batches beat 64-image batches. The reference pass is timed next to
-each repeat (the load of a shared machine drifts) and the median per-repeat ratio is reported.
-Goal: ratio <= 1.3 for saliency, IG and smoothgrad.
+registry's larger internal batches beat batches of ``--batch`` images. The reference pass is timed
+next to each repeat (the load of a shared machine drifts) and the median per-repeat ratio is
+reported. On CUDA every timing synchronises the device before it starts and before it stops.
+Goal: ratio <= 1.1 for saliency, IG and smoothgrad, also for a model whose pass takes about 1 ms
+(``--batch 1`` with mnist_cnn on a CPU core, or ``--model mlp`` with batch 64).
 
-    python benchmarks/attribution_overhead.py [--repeats 3] [--threads N]
+    python benchmarks/attribution_overhead.py [--device cpu] [--model mnist_cnn] [--batch 64]
+        [--repeats 3] [--threads N]
 """
 
 from __future__ import annotations
@@ -28,25 +32,28 @@ import torch
 from interpbench.explain import attribute
 from interpbench.models import build_model
 
-BATCH = 64
 STEPS = 50
 SAMPLES = 50
 PATCH, STRIDE = 4, 2
 
 
-def seconds(fn: Callable[[], object], runs: int = 1) -> float:
-    """Mean wall time of ``runs`` calls of ``fn``."""
+def seconds(fn: Callable[[], object], runs: int = 1, device: torch.device = torch.device("cpu")) -> float:
+    """Mean wall time of ``runs`` calls of ``fn`` (the device synchronised around them)."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
     start = time.perf_counter()
     for _ in range(runs):
         fn()
+    sync()
     return (time.perf_counter() - start) / runs
 
 
-def main(repeats: int) -> list[dict]:
-    model = build_model("mnist_cnn").eval()
+def main(repeats: int, device: str = "cpu", model_name: str = "mnist_cnn", batch: int = 64) -> list[dict]:
+    dev = torch.device(device)
+    model = build_model(model_name).eval().to(dev)
     gen = torch.Generator().manual_seed(0)
-    x = torch.rand(BATCH, 1, 28, 28, generator=gen)
-    y = torch.randint(0, 10, (BATCH,), generator=gen)
+    x = torch.rand(batch, 1, 28, 28, generator=gen).to(dev)
+    y = torch.randint(0, 10, (batch,), generator=gen).to(dev)
 
     def forward_backward() -> torch.Tensor:
         xg = x.clone().requires_grad_()
@@ -60,7 +67,7 @@ def main(repeats: int) -> list[dict]:
         # The weights are frozen for the reference pass, as ``attribute`` freezes them.
         params = [p.requires_grad_(False) for p in model.parameters()]
         try:
-            return seconds(forward_backward if kind == "fb" else forward, runs=5)
+            return seconds(forward_backward if kind == "fb" else forward, runs=20 if batch < 16 else 5, device=dev)
         finally:
             for p in params:
                 p.requires_grad_(True)
@@ -83,14 +90,14 @@ def main(repeats: int) -> list[dict]:
         units, times = [], []
         for _ in range(repeats):
             units.append(unit_pass(kind))
-            times.append(seconds(run, runs=5 if passes == 1 else 1))
+            times.append(seconds(run, runs=(20 if batch < 16 else 5) if passes == 1 else 1, device=dev))
         ratios = [t / (passes * u) for t, u in zip(times, units)]
         rows.append({
             "method": method, "passes": passes, "unit": statistics.median(units),
             "seconds": statistics.median(times), "ratio": statistics.median(ratios),
         })
 
-    print(f"mnist_cnn, batch {BATCH}, torch threads {torch.get_num_threads()}")
+    print(f"{model_name}, batch {batch}, device {dev}, torch threads {torch.get_num_threads()}")
     print(f"{'method':<22}{'passes':>7}{'pass ms':>9}{'s/batch':>9}{'ideal s':>9}{'ratio':>7}")
     for r in rows:
         print(f"{r['method']:<22}{r['passes']:>7}{r['unit'] * 1e3:>9.1f}{r['seconds']:>9.3f}"
@@ -102,7 +109,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--model", default="mnist_cnn", choices=["mnist_cnn", "mlp"])
+    parser.add_argument("--batch", type=int, default=64, help="images per batch (1 with mnist_cnn: a ~1 ms pass)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    main(args.repeats)
+    main(args.repeats, args.device, args.model, args.batch)

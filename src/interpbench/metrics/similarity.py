@@ -129,15 +129,15 @@ def _gaussian_blur(z: Tensor) -> Tensor:
     one 11-tap kernel along the rows, then along the columns, the map mirrored at its edges
     (edge pixel repeated: ``d c b a | a b c d``)."""
     r = SSIM_RADIUS
-    taps = torch.arange(-r, r + 1, dtype=torch.float64, device=z.device)
+    taps = torch.arange(-r, r + 1, dtype=torch.float64)
     kernel = torch.exp(-0.5 / SSIM_SIGMA**2 * taps**2)
-    kernel = kernel / kernel.sum()
+    kernel = (kernel / kernel.sum()).tolist()
     for dim in (1, 2):
         size = z.shape[dim]
         padded = z.index_select(dim, _symmetric_index(size, r, z.device))
-        out = kernel[0] * padded.narrow(dim, 0, size)
+        out = padded.narrow(dim, 0, size) * kernel[0]
         for k in range(1, 2 * r + 1):
-            out += kernel[k] * padded.narrow(dim, k, size)
+            out.add_(padded.narrow(dim, k, size), alpha=kernel[k])  # one pass per tap
         z = out
     return z
 
