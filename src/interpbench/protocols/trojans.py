@@ -33,7 +33,7 @@ from torch import nn
 
 from ..data.trojans import TrojanSpec
 from ..errors import NotApplicableError
-from ..explain import aggregate_channels, attribute
+from ..explain import aggregate_channels, attribute, method_info
 from ..metrics.results import summarize
 from ..metrics.trojans import DIRECTION, SCORES, attack_success_rate, beats_baseline, holm, paired_difference_ci
 from ..models.training import TrainConfig, predict
@@ -240,8 +240,6 @@ def baseline_tests(scores: pd.DataFrame, metric: str, baseline: str, *, seed: in
     :func:`interpbench.metrics.trojans.beats_baseline`), with Holm-adjusted p-values ``p_holm``.
     Baselines (registry kind ``baseline``: the blank map, the edge detector) are not tested
     against each other: "methods that beat the blank map" counts attribution methods only."""
-    from ..explain import method_info
-
     s = scores[scores["metric"] == metric]
     wide = s.pivot_table(index=["trojan", "image"], columns="method", values="value", dropna=False)
     if baseline not in wide.columns:
@@ -284,7 +282,6 @@ def trojans_params(raw: dict, where: str = "trojans") -> TrojansParams:
     from ..config import parse
     from ..data.trojans import parse_trojans
     from ..errors import ConfigError
-    from ..explain import method_info
 
     p = parse(TrojansParams, raw, where)
     d = p.data
