@@ -1,0 +1,33 @@
+"""Feature-synthesis methods of Casper et al. 2023 (*Red Teaming Deep Neural Networks with Feature
+Synthesis Tools*): images, patches and triggers that a model associates with a class, for the
+``trojans`` study's multiple-choice test. Kedro-free.
+
+    synthesize("tabor", model, target=4, n_images=10, context=SynthesisContext(clean_images=x), seed=0)
+
+Methods (one module per family): ``fourier_target``, ``fourier_inner``, ``cppn_target``,
+``cppn_inner`` (:mod:`.feature_vis`), ``adversarial_patch``, ``snafue`` (:mod:`.patches`),
+``tabor`` (:mod:`.trigger`), ``rfla_perturb``, ``rfla_gen`` (:mod:`.rfla`, with
+:func:`train_generator`).
+"""
+
+from . import feature_vis, patches, rfla, trigger  # noqa: F401  (register the methods)
+from .registry import (
+    SynthesisContext,
+    SynthesisResult,
+    available_methods,
+    method_info,
+    register_synthesis,
+    synthesize,
+)
+from .rfla import PatchGenerator, train_generator
+
+__all__ = [
+    "PatchGenerator",
+    "SynthesisContext",
+    "SynthesisResult",
+    "available_methods",
+    "method_info",
+    "register_synthesis",
+    "synthesize",
+    "train_generator",
+]
