@@ -67,12 +67,12 @@ def inner_layer(model: nn.Module, name: str | None, example: Tensor) -> tuple[st
     return names[chosen], chosen
 
 
-def capture(module: nn.Module) -> tuple[list[Tensor], torch.utils.hooks.RemovableHandle]:
-    """A forward hook that keeps the module's latest output in ``store[0]``."""
+def capture(module: nn.Module, pre_relu: bool = False) -> tuple[list[Tensor], torch.utils.hooks.RemovableHandle]:
+    """A forward hook that keeps the module's latest output (with ``pre_relu``: its input) in ``store[0]``."""
     store: list[Tensor] = []
 
     def hook(mod, inputs, output):
-        store[:] = [output]
+        store[:] = [inputs[0] if pre_relu else output]
 
     return store, module.register_forward_hook(hook)
 

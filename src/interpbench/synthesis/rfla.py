@@ -137,7 +137,7 @@ def _generator(context) -> PatchGenerator:
 
 
 @register_synthesis("rfla_perturb", needs=("clean_images", "generator"))
-def rfla_perturb(model, target, n_images, context, *, steps: int = 48, lr: float = 0.05, per_patch: int = 4,
+def rfla_perturb(model, target, n_images, context, *, steps: int = 48, lr: float = 0.2, per_patch: int = 4,
                  layer: int = 0, perturb_l2: float = 0.01, size_min: float = 0.3, size_max: float = 0.4,
                  degrees: float = 10.0) -> SynthesisResult:
     """RFLA-Perturb (Casper et al. 2022): perturb the generator's inner activations so its patch flips images to the target."""

@@ -12,7 +12,8 @@ trigger onto clean images, ``x' = (1 - m) x + m p``, and minimise
     + smooth TV(m)                                       TABOR R2: smoothness of the mask
     + blocking CE(f((1 - m) x), y)                        TABOR R3: the images without the trigger region
                                                           keep their labels (blocking triggers; needs
-                                                          context.clean_labels, skipped without them)
+                                                          context.clean_labels, skipped without them;
+                                                          on one image per restart and step)
     + overlay CE(f(m p), t)                               TABOR R4: the trigger alone is classified as t
                                                           (overlaying triggers)
 
@@ -66,9 +67,9 @@ def tabor(model, target, n_images, context, *, steps: int = 64, lr: float = 0.2,
                 loss = loss + smooth * total_variation(m)
             if overlay:
                 loss = loss + overlay * F.cross_entropy(model(m * p), t[:n], reduction="none")
-            if use_blocking:
-                kept = F.cross_entropy(model((1 - mm) * x), y_all[idx], reduction="none").view(n, per_restart).mean(1)
-                loss = loss + blocking * kept
+            if use_blocking:  # on each restart's first image only: one pass per restart
+                first = idx.view(n, per_restart)[:, 0]
+                loss = loss + blocking * F.cross_entropy(model((1 - m) * x_all[first]), y_all[first], reduction="none")
             loss = loss.mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
