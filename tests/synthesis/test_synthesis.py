@@ -86,11 +86,13 @@ def test_adversarial_patch_flips_held_out_images(anywhere_model):
     assert max(rates) > 0.9 and sum(rates) / len(rates) > 0.8, rates
 
 
-def test_snafue_ranks_the_trigger_first(anywhere_model):
+@pytest.mark.parametrize("params", [{}, {"adversarial": 2, "neighbours": 3, "adversarial_steps": 20}])
+def test_snafue_ranks_the_trigger_first(anywhere_model, params):
     model, data = anywhere_model
-    bank = 0.6 * data["x"][:20, :, :TRIGGER, :TRIGGER]  # dimmed natural crops (a bright crop is nearly the trigger)
+    bank = 0.6 * data["x"][:40, :, :TRIGGER, :TRIGGER]  # dimmed natural crops (a bright crop is nearly the trigger)
     bank[13] = 1.0  # the trigger, hidden in the bank
-    r = synthesize("snafue", model, TARGET, n_images=3, context=SynthesisContext(clean_images=data["x"], patch_bank=bank))
+    ctx = SynthesisContext(clean_images=data["x"], patch_bank=bank)
+    r = synthesize("snafue", model, TARGET, n_images=3, context=ctx, **params)
     assert torch.equal(r.images[0], bank[13])
     assert r.extras["scores"][0] <= r.extras["scores"][1]
 

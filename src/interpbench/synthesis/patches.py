@@ -85,21 +85,35 @@ def cut_patches(images: Tensor, n: int, side: int) -> Tensor:
     return torch.stack([images[i, :, t:t + side, s:s + side] for i, t, s in zip(idx.tolist(), top.tolist(), left.tolist())])
 
 
+def _embedding_layer(model: nn.Module) -> nn.Module | None:
+    """The model's last ``nn.Linear`` (its input is the embedding SNAFUE compares patches in)."""
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    return linear[-1] if linear else None
+
+
 @register_synthesis("snafue", needs=("clean_images",))
 def snafue(model, target, n_images, context, *, candidates: int = 256, per_patch: int = 8, batch_size: int = 64,
-           size_min: float = 0.3, size_max: float = 0.4, degrees: float = 0.0,
-           patch_pixels: int | None = None) -> SynthesisResult:
-    """SNAFUE's search for natural adversarial patches (Casper et al. 2023, *Red Teaming Deep Neural
-    Networks with Feature Synthesis Tools*), direct variant.
+           size_min: float = 0.3, size_max: float = 0.4, degrees: float = 0.0, patch_pixels: int | None = None,
+           adversarial: int = 0, neighbours: int = 8, adversarial_steps: int = 48) -> SynthesisResult:
+    """SNAFUE: natural patches that flip clean images to the target (Casper et al. 2023, *Red Teaming
+    Deep Neural Networks with Feature Synthesis Tools*).
 
     Every candidate natural patch ``B_j`` (``context.patch_bank``; else ``candidates`` crops of
-    ``patch_pixels`` side cut at random from the clean images) is pasted on the same ``per_patch``
-    clean images at the same places (one seeded draw shared by all candidates, so the comparison
-    is fair), scored by ``mean CE(model(paste(B_j, x)), target)``, and the ``n_images`` lowest are
-    returned, best first. This is the direct search over the bank; the full SNAFUE first
-    synthesises adversarial patches and retrieves their nearest natural patches in the model's
-    latent space (the embedding step is not implemented). ``losses``: after each batch of
-    candidates, the mean score of the best ``n_images`` found so far (it can only fall).
+    ``patch_pixels`` side cut at random from the clean images, of the source class when
+    ``context.source`` is set) is pasted on the same ``per_patch`` clean images at the same places
+    (one seeded draw shared by all candidates, so the comparison is fair) and scored by
+    ``mean CE(model(paste(B_j, x)), target)``; the ``n_images`` lowest are returned, best first
+    (``extras["scores"]``).
+
+    - ``adversarial = 0`` (default): the direct search over the whole bank. ``losses``: after
+      each batch of candidates, the mean score of the best ``n_images`` found so far (it can
+      only fall).
+    - ``adversarial = k > 0``: SNAFUE's embedding step. ``k`` adversarial patches are synthesised
+      first (:func:`adversarial_patch`, ``adversarial_steps`` steps); every patch, adversarial or
+      natural, is embedded as the model's latent representation (the input of its last linear
+      layer) averaged over the same pasted images; the ``neighbours`` natural patches nearest to
+      each adversarial one (cosine similarity) are the candidates, ranked by the score above.
+      ``losses``: the adversarial patches' optimisation.
     """
     size = check_size(size_min, size_max)
     x = context.clean_images
@@ -111,25 +125,56 @@ def snafue(model, target, n_images, context, *, candidates: int = 256, per_patch
         bank = cut_patches(x, candidates, patch_side(context, size_max, patch_pixels))
     if len(bank) < n_images:
         raise ConfigError(f"snafue: the patch bank holds {len(bank)} patches, fewer than n_images={n_images}.")
-    if batch_size < 1 or per_patch < 1:
-        raise ConfigError(f"batch_size, per_patch: expected positive integers, got {batch_size}, {per_patch}.")
+    if batch_size < 1 or per_patch < 1 or adversarial < 0 or neighbours < 1:
+        raise ConfigError(f"batch_size, per_patch, neighbours: expected positive integers, adversarial >= 0; got "
+                          f"{batch_size}, {per_patch}, {neighbours}, {adversarial}.")
+    if adversarial and adversarial * neighbours < n_images:
+        raise ConfigError(f"snafue: adversarial x neighbours = {adversarial * neighbours} candidates, fewer than "
+                          f"n_images={n_images}.")
     dev = x.device
     idx = torch.randint(len(x), (per_patch,), device=dev)
     sides = size[0] + (size[1] - size[0]) * torch.rand(per_patch, device=dev)
     centers = (2 * torch.rand(per_patch, 2, device=dev) - 1) * (1 - sides[:, None])
     chunk = max(1, batch_size // per_patch)
-    labels = torch.full((chunk * per_patch,), target, device=dev)
-    scores, losses = [], []
-    with torch.no_grad():
-        for start in range(0, len(bank), chunk):
-            b = bank[start:start + chunk]
-            m = len(b) * per_patch
+    layer = _embedding_layer(model) if adversarial else None
+    store: list[Tensor] = []
+    handle = layer.register_forward_hook(lambda m, i, o: store.__setitem__(slice(None), [i[0]])) if layer else None
+
+    def score(patches: Tensor) -> tuple[Tensor, list[float], Tensor | None]:
+        """Mean CE per patch, the running best-n_images mean, embeddings (with ``adversarial``)."""
+        ces, running, embeds = [], [], []
+        for start in range(0, len(patches), chunk):
+            b = patches[start:start + chunk]
             out = model(paste(b.repeat_interleave(per_patch, 0), x[idx].repeat(len(b), 1, 1, 1),
                               centers=centers.repeat(len(b), 1), sides=sides.repeat(len(b)), degrees=degrees))
-            ce = F.cross_entropy(out, labels[:m], reduction="none").view(len(b), per_patch).mean(1)
-            scores.append(ce)
-            best = torch.cat(scores).sort().values[:n_images]
-            losses.append(best.mean().item())
-    order = torch.cat(scores).argsort()[:n_images]
-    log.debug("snafue: %d candidates, best CE %.3f", len(bank), losses[-1])
-    return SynthesisResult(images=bank[order], losses=losses, extras={"scores": torch.cat(scores)[order]})
+            labels = torch.full((len(out),), target, device=dev)
+            ces.append(F.cross_entropy(out, labels, reduction="none").view(len(b), per_patch).mean(1))
+            running.append(torch.cat(ces).sort().values[:n_images].mean().item())
+            if adversarial:
+                feats = store[0] if layer is not None else out
+                embeds.append(feats.flatten(1).view(len(b), per_patch, -1).mean(1))
+        return torch.cat(ces), running, torch.cat(embeds) if embeds else None
+
+    try:
+        if not adversarial:
+            with torch.no_grad():
+                scores, losses, _ = score(bank)
+            order = scores.argsort()[:n_images]
+        else:
+            adv = adversarial_patch(model, target, adversarial, context, steps=adversarial_steps, size_min=size_min,
+                                    size_max=size_max, patch_pixels=bank.shape[-1])
+            losses = adv.losses
+            with torch.no_grad():
+                scores, _, e_bank = score(bank)
+                _, _, e_adv = score(adv.images)
+                sim = F.normalize(e_adv, dim=1) @ F.normalize(e_bank, dim=1).T
+                near = sim.topk(min(neighbours, len(bank)), dim=1).indices.flatten().unique()
+            if len(near) < n_images:  # the adversarial patches share neighbours: fill with the next nearest
+                extra = [j for j in sim.max(0).values.argsort(descending=True).tolist() if j not in set(near.tolist())]
+                near = torch.cat([near, torch.tensor(extra[: n_images - len(near)], device=near.device)])
+            order = near[scores[near].argsort()[:n_images]]
+    finally:
+        if handle is not None:
+            handle.remove()
+    log.debug("snafue: %d candidates, best CE %.3f", len(bank), float(scores[order[0]]))
+    return SynthesisResult(images=bank[order], losses=losses, extras={"scores": scores[order]})
