@@ -120,6 +120,8 @@ def test_errors(anywhere_model, context):
         synthesize("adversarial_patch", model, TARGET)
     with pytest.raises(ConfigError, match="needs context.generator"):
         synthesize("rfla_perturb", model, TARGET, context=SynthesisContext(clean_images=context.clean_images))
+    with pytest.raises(ConfigError, match=r"synthesis method 'tabor': steps: expected a positive value, got 0"):
+        synthesize("tabor", model, TARGET, context=context, steps=0)
     with pytest.raises(ConfigError, match="size_min, size_max"):
         synthesize("adversarial_patch", model, TARGET, context=context, size_min=0.5, size_max=0.2)
     with pytest.raises(ConfigError, match="n_images"):

@@ -47,7 +47,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from .objectives import capture, inner_layer, top_channel
-from .registry import SynthesisContext, SynthesisResult, register_synthesis
+from .registry import SynthesisContext, SynthesisResult, positive, register_synthesis
 from .transforms import random_affine
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,7 @@ def _objective(model: nn.Module, target: int, context: SynthesisContext, inner: 
 
 def _optimise(model, target, n_images, context, *, make, inner, layer, channel, steps, lr, jitter, scale, degrees,
               image_size) -> SynthesisResult:
-    if steps < 1:
-        raise ConfigError(f"steps: expected at least 1, got {steps}.")
+    positive(steps=steps, lr=lr)
     size = _size(context, image_size)
     dev = _device(model)
     loss_fn, cleanup, what = _objective(model, target, context, inner, layer, channel, size)

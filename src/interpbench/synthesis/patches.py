@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .registry import SynthesisContext, SynthesisResult, register_synthesis
+from .registry import SynthesisContext, SynthesisResult, positive, register_synthesis
 from .transforms import pair, paste
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def adversarial_patch(model, target, n_images, context, *, steps: int = 48, lr: 
     ``size_max`` x the image side).
     """
     size = check_size(size_min, size_max)
+    positive(steps=steps, lr=lr, per_patch=per_patch)
     k = patch_side(context, size_max, patch_pixels)
     dev = context.clean_images.device
     theta = torch.logit(torch.rand(n_images, 3, k, k, device=dev).clamp(0.02, 0.98)).requires_grad_(True)

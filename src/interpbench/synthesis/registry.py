@@ -155,6 +155,8 @@ def synthesize(
         with _seeded(seed, device, all_rngs=False):
             log.debug("synthesize %s: target %d, %d images, %s", method, target, n_images, options)
             result = spec.fn(model, target, n_images, context, **options)
+    except ConfigError as exc:  # a method's own check of its parameters: say which method
+        raise ConfigError(f"synthesis method {method!r}: {exc}") from None
     finally:
         for p, flag in flags:
             p.requires_grad_(flag)
@@ -167,6 +169,13 @@ def synthesize(
         raise RuntimeError(f"{method} returned images of shape {tuple(images.shape)}, expected ({n_images}, 3, h, w).")
     extras = {k: v.detach().cpu() for k, v in result.extras.items()}
     return SynthesisResult(images=images, losses=[float(v) for v in result.losses], extras=extras)
+
+
+def positive(**values: float) -> None:
+    """ConfigError naming the first of ``values`` (parameter name -> value) that is not > 0."""
+    for name, value in values.items():
+        if not value > 0:
+            raise ConfigError(f"{name}: expected a positive value, got {value!r}.")
 
 
 def _check_context(method: str, needs: tuple[str, ...], ctx: SynthesisContext, device: torch.device) -> SynthesisContext:

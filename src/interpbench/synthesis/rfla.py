@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from .patches import check_size, pasted_loss
-from .registry import SynthesisResult, register_synthesis
+from .registry import SynthesisResult, positive, register_synthesis
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,7 @@ def rfla_perturb(model, target, n_images, context, *, steps: int = 48, lr: float
                  degrees: float = 10.0) -> SynthesisResult:
     """RFLA-Perturb (Casper et al. 2022): perturb the generator's inner activations so its patch flips images to the target."""
     size = check_size(size_min, size_max)
+    positive(steps=steps, lr=lr, per_patch=per_patch)
     gen = _generator(context)
     if not -1 <= layer < len(gen.decoder) - 1:
         raise ConfigError(f"layer: expected -1 (the code) .. {len(gen.decoder) - 2}, got {layer}.")
@@ -179,6 +180,7 @@ def rfla_gen(model, target, n_images, context, *, steps: int = 48, lr: float = 0
              size_min: float = 0.3, size_max: float = 0.4, degrees: float = 10.0) -> SynthesisResult:
     """RFLA-Gen (Casper et al. 2022): fine-tune a copy of the generator so its patches flip images to the target."""
     size = check_size(size_min, size_max)
+    positive(steps=steps, lr=lr, per_patch=per_patch)
     gen = copy.deepcopy(_generator(context))
     params = list(gen.decoder.parameters())
     for p in params:

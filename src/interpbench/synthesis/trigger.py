@@ -30,8 +30,7 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigError
-from .registry import SynthesisResult, register_synthesis
+from .registry import SynthesisResult, positive, register_synthesis
 from .transforms import total_variation
 
 log = logging.getLogger(__name__)
@@ -42,8 +41,7 @@ def tabor(model, target, n_images, context, *, steps: int = 64, lr: float = 0.2,
           l1: float = 2.0, l2: float = 0.0, outside: float = 0.05, smooth: float = 1.0, blocking: float = 0.1,
           overlay: float = 0.1, mask_init: float = -2.0) -> SynthesisResult:
     """TABOR / Neural Cleanse trigger reverse-engineering: a mask and a pattern that flip clean images to the target."""
-    if steps < 1 or per_restart < 1:
-        raise ConfigError(f"steps, per_restart: expected positive integers, got {steps}, {per_restart}.")
+    positive(steps=steps, lr=lr, per_restart=per_restart)
     x_all = context.clean_images
     y_all = context.clean_labels
     use_blocking = blocking > 0 and y_all is not None
