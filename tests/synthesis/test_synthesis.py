@@ -7,7 +7,7 @@ import torch
 
 from interpbench.errors import ConfigError
 from interpbench.models import build_model
-from interpbench.synthesis import SynthesisContext, available_methods, synthesize, train_generator
+from interpbench.synthesis import SynthesisContext, available_methods, method_info, synthesize, train_generator
 from interpbench.synthesis.objectives import inner_layer
 from interpbench.synthesis.transforms import paste
 
@@ -32,6 +32,8 @@ def context(anywhere_model, generator):
 
 def test_available_methods():
     assert available_methods() == METHODS
+    outputs = {m: method_info(m).output for m in METHODS}
+    assert outputs["tabor"] == "trigger" and outputs["snafue"] == "patch" and outputs["cppn_inner"] == "image"
 
 
 @pytest.mark.parametrize("method", METHODS)

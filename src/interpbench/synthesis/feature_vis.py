@@ -196,7 +196,7 @@ def _cppn(hidden: int, layers: int):
     return make
 
 
-@register_synthesis("fourier_target")
+@register_synthesis("fourier_target", output="image")
 def fourier_target(model, target, n_images, context, *, steps: int = 96, lr: float = 0.05, decay_power: float = 1.0,
                    jitter: float = 2.0, scale: float = 0.1, degrees: float = 10.0,
                    image_size: int | None = None) -> SynthesisResult:
@@ -206,7 +206,7 @@ def fourier_target(model, target, n_images, context, *, steps: int = 96, lr: flo
                      image_size=image_size)
 
 
-@register_synthesis("fourier_inner")
+@register_synthesis("fourier_inner", output="image")
 def fourier_inner(model, target, n_images, context, *, steps: int = 96, lr: float = 0.05, decay_power: float = 1.0,
                   jitter: float = 2.0, scale: float = 0.1, degrees: float = 10.0, image_size: int | None = None,
                   layer: str | None = None, channel: int | None = None) -> SynthesisResult:
@@ -216,7 +216,7 @@ def fourier_inner(model, target, n_images, context, *, steps: int = 96, lr: floa
                      image_size=image_size)
 
 
-@register_synthesis("cppn_target")
+@register_synthesis("cppn_target", output="image")
 def cppn_target(model, target, n_images, context, *, steps: int = 64, lr: float = 0.02, hidden: int = 16,
                 layers: int = 6, jitter: float = 2.0, scale: float = 0.1, degrees: float = 10.0,
                 image_size: int | None = None) -> SynthesisResult:
@@ -226,7 +226,7 @@ def cppn_target(model, target, n_images, context, *, steps: int = 64, lr: float 
                      image_size=image_size)
 
 
-@register_synthesis("cppn_inner")
+@register_synthesis("cppn_inner", output="image")
 def cppn_inner(model, target, n_images, context, *, steps: int = 64, lr: float = 0.02, hidden: int = 16,
                layers: int = 6, jitter: float = 2.0, scale: float = 0.1, degrees: float = 10.0,
                image_size: int | None = None, layer: str | None = None,

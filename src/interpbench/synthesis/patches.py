@@ -46,7 +46,7 @@ def pasted_loss(model: nn.Module, patches: Tensor, images: Tensor, target: int, 
     return ce.view(len(patches), per_patch).mean(1)
 
 
-@register_synthesis("adversarial_patch", needs=("clean_images",))
+@register_synthesis("adversarial_patch", output="patch", needs=("clean_images",))
 def adversarial_patch(model, target, n_images, context, *, steps: int = 48, lr: float = 0.1, per_patch: int = 4,
                       size_min: float = 0.3, size_max: float = 0.4, degrees: float = 10.0,
                       patch_pixels: int | None = None) -> SynthesisResult:
@@ -92,7 +92,7 @@ def _embedding_layer(model: nn.Module) -> nn.Module | None:
     return linear[-1] if linear else None
 
 
-@register_synthesis("snafue", needs=("clean_images",))
+@register_synthesis("snafue", output="patch", needs=("clean_images",))
 def snafue(model, target, n_images, context, *, candidates: int = 256, per_patch: int = 8, batch_size: int = 64,
            size_min: float = 0.3, size_max: float = 0.4, degrees: float = 0.0, patch_pixels: int | None = None,
            adversarial: int = 0, neighbours: int = 8, adversarial_steps: int = 48) -> SynthesisResult:

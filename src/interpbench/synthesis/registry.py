@@ -32,6 +32,9 @@ from ..config import parse
 log = logging.getLogger(__name__)
 
 NEEDS = ("clean_images", "generator")
+#: What a method's images are: ``image`` (a whole input image), ``patch`` (a patch meant to be
+#: pasted into images) or ``trigger`` (a full-size trigger stamp, pattern x mask).
+OUTPUTS = ("image", "patch", "trigger")
 _RESERVED = {"method", "model", "target", "n_images", "context", "seed", "device"}
 
 
@@ -73,6 +76,7 @@ class SynthesisSpec:
     name: str
     fn: SynthesisFn
     needs: tuple[str, ...]
+    output: str
     description: str
     params: dict[str, Any]
     params_type: type
@@ -81,12 +85,14 @@ class SynthesisSpec:
 _METHODS: dict[str, SynthesisSpec] = {}
 
 
-def register_synthesis(name: str, *, needs: tuple[str, ...] = ()) -> Callable[[SynthesisFn], SynthesisFn]:
-    """Decorator: ``@register_synthesis("tabor", needs=("clean_images",))`` on
+def register_synthesis(name: str, *, output: str, needs: tuple[str, ...] = ()) -> Callable[[SynthesisFn], SynthesisFn]:
+    """Decorator: ``@register_synthesis("tabor", output="trigger", needs=("clean_images",))`` on
     ``fn(model, target, n_images, context, *, param=default, ...)``."""
     bad = sorted(set(needs) - set(NEEDS))
     if bad:
         raise ConfigError(f"register_synthesis({name!r}): unknown needs {bad}; valid: {list(NEEDS)}.")
+    if output not in OUTPUTS:
+        raise ConfigError(f"register_synthesis({name!r}): output must be one of {list(OUTPUTS)}, got {output!r}.")
 
     def wrap(fn: SynthesisFn) -> SynthesisFn:
         if name in _METHODS:
@@ -98,6 +104,7 @@ def register_synthesis(name: str, *, needs: tuple[str, ...] = ()) -> Callable[[S
             name=name,
             fn=fn,
             needs=tuple(needs),
+            output=output,
             description=(fn.__doc__ or "").strip().split("\n")[0],
             params=_defaults(fn),
             params_type=_params_dataclass(name, fn),

@@ -136,7 +136,7 @@ def _generator(context) -> PatchGenerator:
     return gen
 
 
-@register_synthesis("rfla_perturb", needs=("clean_images", "generator"))
+@register_synthesis("rfla_perturb", output="patch", needs=("clean_images", "generator"))
 def rfla_perturb(model, target, n_images, context, *, steps: int = 48, lr: float = 0.2, per_patch: int = 4,
                  layer: int = 0, perturb_l2: float = 0.01, size_min: float = 0.3, size_max: float = 0.4,
                  degrees: float = 10.0) -> SynthesisResult:
@@ -175,7 +175,7 @@ def _upto(gen: PatchGenerator, z: Tensor, layer: int) -> Tensor:
     return h
 
 
-@register_synthesis("rfla_gen", needs=("clean_images", "generator"))
+@register_synthesis("rfla_gen", output="patch", needs=("clean_images", "generator"))
 def rfla_gen(model, target, n_images, context, *, steps: int = 48, lr: float = 0.003, per_patch: int = 4,
              size_min: float = 0.3, size_max: float = 0.4, degrees: float = 10.0) -> SynthesisResult:
     """RFLA-Gen (Casper et al. 2022): fine-tune a copy of the generator so its patches flip images to the target."""

@@ -36,7 +36,7 @@ from .transforms import total_variation
 log = logging.getLogger(__name__)
 
 
-@register_synthesis("tabor", needs=("clean_images",))
+@register_synthesis("tabor", output="trigger", needs=("clean_images",))
 def tabor(model, target, n_images, context, *, steps: int = 64, lr: float = 0.2, per_restart: int = 4,
           l1: float = 2.0, l2: float = 0.0, outside: float = 0.05, smooth: float = 1.0, blocking: float = 0.1,
           overlay: float = 0.1, mask_init: float = -2.0) -> SynthesisResult:
