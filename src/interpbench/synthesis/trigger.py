@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 @register_synthesis("tabor", output="trigger", needs=("clean_images",))
 def tabor(model, target, n_images, context, *, steps: int = 64, lr: float = 0.2, per_restart: int = 4,
-          l1: float = 2.0, l2: float = 0.0, outside: float = 0.05, smooth: float = 1.0, blocking: float = 0.1,
+          l1: float = 2.0, l2: float = 0.0, outside: float = 0.05, smooth: float = 4.0, blocking: float = 0.1,
           overlay: float = 0.1, mask_init: float = -2.0) -> SynthesisResult:
     """TABOR / Neural Cleanse trigger reverse-engineering: a mask and a pattern that flip clean images to the target."""
     positive(steps=steps, lr=lr, per_restart=per_restart)
