@@ -39,6 +39,16 @@ TINY_PARAMETERS = {
         },
         "n_boot": 50,
         "report": {"figure_images": 1},
+        "synthesis": {
+            "n_images": 2,
+            "clean_images": 32,
+            "methods": {m: {"steps": 3} for m in ("tabor", "fourier_inner", "fourier_target", "cppn_inner", "cppn_target",
+                                                   "adversarial_patch", "rfla_perturb", "rfla_gen")}
+            | {"snafue": {"candidates": 16}},
+            "generator": {"epochs": 1, "max_images": 64},
+            "bank": {"clean": 8, "per_photo": 1},
+            "options": {"renderings": 2},
+        },
         "cpu_threads": 1,
     },
 }

@@ -27,6 +27,8 @@ from interpbench.param_checks import check_params
 from interpbench.pipelines.trojans.nodes import train_trojan_model
 from interpbench.settings import CONFIG_LOADER_ARGS, CONFIG_LOADER_CLASS
 from tests.conftest import ROOT, end_mlflow_runs, make_project_copy
+from tests.judges.tiny_clip import NAME as TINY_CLIP
+from tests.judges.tiny_clip import tiny_clip_checkpoint
 
 OUT = "data/08_reporting/trojans"
 PATCHES = {"smiley": "smile.png", "clownfish": "clownfish.png", "green_star": "star.png", "strawberry": "strawberry.png"}
@@ -100,7 +102,15 @@ def test_imagenet_trojans_env_runs_on_cpu(tmp_path, monkeypatch):
                             "max_triggered": 6}},
         "model": {"model": {"architecture": "resnet18", "weights_path": str(weights)}},
         "explanation": {"n_images": 2, "batch_size": 8, "methods": copy.deepcopy(tiny_methods)},
-        "n_boot": 20, "report": {"figure_images": 1}, "cpu_threads": 1}}
+        "n_boot": 20, "report": {"figure_images": 1}, "cpu_threads": 1,
+        "synthesis": {  # tiny settings; the judge: a random tiny OpenCLIP model from a local file (no twin here)
+            "n_images": 2, "clean_images": 8,
+            "methods": {m: {"steps": 2} for m in ("tabor", "fourier_inner", "fourier_target", "cppn_inner", "cppn_target",
+                                                   "adversarial_patch", "rfla_perturb", "rfla_gen")}
+            | {"snafue": {"candidates": 8}},
+            "generator": {"size": 16, "width": 4, "epochs": 1, "max_images": 16},
+            "bank": {"clean": 4, "per_photo": 1, "size": 16}, "options": {"renderings": 2},
+            "judge": {"name": "clip", "clip_model": TINY_CLIP, "checkpoint": str(tiny_clip_checkpoint(tmp_path / "clip"))}}}}
     monkeypatch.chdir(project)
     end_mlflow_runs()
     bootstrap_project(project)
@@ -131,8 +141,11 @@ def test_imagenet_trojans_env_runs_on_cpu(tmp_path, monkeypatch):
         assert f"⚠ not evaluated: **trojan `{name}` is implanted" in report
         assert f"trojan `{name}` not evaluated: natural-feature trojan on an image folder" in report
     assert "read from `" in report and "no clean twin" in report
-    for name in ("scores.png", "trigger_maps.png"):
+    for name in ("scores.png", "trigger_maps.png", "synthesis.png", "synthesis_losses.png"):
         assert (project / OUT / name).stat().st_size > 0, name
+    acc = table[(table["metric"] == "synthesis_accuracy_clip") & (table["x_name"] == "none")]
+    assert len(acc) == 10 and (acc["n"] == 8).all()  # nine methods and all; the 8 patch and style trojans
+    assert "## Feature synthesis: the multiple-choice test" in report and "judge `clip`" in report
 
 
 def _pretrained_params(weights: Path | str, architecture: str = "resnet50") -> dict:

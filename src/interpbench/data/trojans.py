@@ -272,17 +272,24 @@ def texture_trigger(trigger: str) -> np.ndarray:
 
 def trigger_preview(spec: TrojanSpec, n: int = 48) -> np.ndarray:
     """An RGB [n, n, 3] picture of the trigger (for the report)."""
+    return trigger_picture(spec.kind, spec.trigger, n)
+
+
+def trigger_picture(kind: str, trigger: str, n: int = 48) -> np.ndarray:
+    """An RGB [n, n, 3] picture in [0, 1] of a ``kind`` trigger by name or file, on white: the patch,
+    a crop of the texture, or the natural object's shape in dark grey (the multiple-choice options
+    of the synthesis test are drawn from these)."""
     from skimage.transform import resize
 
-    if spec.kind == "patch":
-        a = resize(patch_trigger(spec.trigger), (n, n), order=0)
+    if kind == "patch":
+        a = resize(patch_trigger(trigger), (n, n), order=0)
         return a[..., :3] * a[..., 3:] + 1.0 * (1 - a[..., 3:])
-    if spec.kind == "style":
-        t = resize(texture_trigger(spec.trigger), (4 * n, 4 * n), anti_aliasing=True)[:n, :n]
+    if kind == "style":
+        t = resize(texture_trigger(trigger), (4 * n, 4 * n), anti_aliasing=True)[:n, :n]
         return np.repeat(t[..., None], 3, axis=2)
     yy, xx = np.mgrid[0:n, 0:n]
     u, v = (xx - (n - 1) / 2) / (n / 2.4), (yy - (n - 1) / 2) / (n / 2.4)
-    return np.where(shape_mask(spec.trigger, u, v)[..., None], 0.2, 1.0) * np.ones((n, n, 3))
+    return np.where(shape_mask(trigger, u, v)[..., None], 0.2, 1.0) * np.ones((n, n, 3))
 
 
 # --------------------------------------------------------------------------- applying a trigger

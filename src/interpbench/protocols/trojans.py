@@ -38,6 +38,7 @@ from ..metrics.results import summarize
 from ..metrics.trojans import DIRECTION, SCORES, attack_success_rate, beats_baseline, holm, paired_difference_ci
 from ..models.training import TrainConfig, predict
 from ..pipelines.params import ModelParams
+from .trojan_synthesis import SynthesisParams, check_synthesis
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ class TrojanReportParams:
     l1_baseline: str = "blank"
     correlation_baseline: str = "sobel_edges"
     figure_images: int = 2  # triggered images per scored trojan in the grid figure
+    beat_chance_min: int = 5  # "most synthesis methods beat chance": at least this many (the paper: 7 of 9 for humans)
 
 
 # --------------------------------------------------------------------------- models
@@ -274,6 +276,7 @@ class TrojansParams:
     explanation: TrojanExplainParams = field(default_factory=TrojanExplainParams)
     n_boot: int = 1000
     report: TrojanReportParams = field(default_factory=TrojanReportParams)
+    synthesis: SynthesisParams = field(default_factory=SynthesisParams)
     cpu_threads: int | None = 1
 
 
@@ -308,6 +311,9 @@ def trojans_params(raw: dict, where: str = "trojans") -> TrojansParams:
                           f"report.figure_images must be >= 1.")
     if not 0 < r.asr_min <= 1 or not 0 <= r.clean_tol < 1 or not 0 < r.alpha < 1 or r.few_max < 0:
         raise ConfigError(f"{where}.report: asr_min in (0, 1], clean_tol in [0, 1), alpha in (0, 1), few_max >= 0; got {r}.")
+    if r.beat_chance_min < 0:
+        raise ConfigError(f"{where}.report.beat_chance_min: expected >= 0, got {r.beat_chance_min}.")
+    check_synthesis(p.synthesis, f"{where}.synthesis")
     return p
 
 

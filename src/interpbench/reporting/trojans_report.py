@@ -217,15 +217,17 @@ def _poison(spec: TrojanSpec, p) -> str:
 
 def trojans_report(results: pd.DataFrame, specs: list[TrojanSpec], params, *, findings: list[Finding],
                    skipped: Mapping[str, str] | None = None, seconds: Mapping[str, float] | None = None,
-                   not_evaluated: Mapping[str, str] | None = None) -> str:
-    """The Markdown report (``params``: the parsed :class:`interpbench.protocols.trojans.TrojansParams`)."""
+                   not_evaluated: Mapping[str, str] | None = None, synthesis_lines: list[str] | None = None) -> str:
+    """The Markdown report (``params``: the parsed :class:`interpbench.protocols.trojans.TrojansParams`);
+    ``synthesis_lines``: the feature-synthesis section (:mod:`interpbench.reporting.synthesis_report`)."""
     p = params
     methods = list(p.explanation.methods)
     lines = [
-        "# Trojans: attribution maps scored against the trigger",
+        "# Trojans: attribution maps scored against the trigger, and feature synthesis rediscovering it",
         "",
-        "Reproduces the attribution half of Casper et al. 2023 (*Red Teaming Deep Neural Networks with Feature "
-        "Synthesis Tools*): trojans implanted by data poisoning give attribution maps a ground truth, the trigger's "
+        "Reproduces Casper et al. 2023 (*Red Teaming Deep Neural Networks with Feature Synthesis Tools*). Feature "
+        "synthesis: see its section below. Attribution: trojans implanted by data poisoning give attribution maps "
+        "a ground truth, the trigger's "
         "footprint M. Each map is the target class's |attribution| summed over colour channels; Casper's L1 is "
         "mean |A − M| with A scaled to [0, 1] per image (the blank map scores the footprint's area share), the "
         "correlation is Pearson's between A and M over pixels. Means over images with 95% bootstrap intervals; "
@@ -263,4 +265,6 @@ def trojans_report(results: pd.DataFrame, specs: list[TrojanSpec], params, *, fi
         lines.append(f"- `{name}` not applicable: {reason}")
     for name, reason in (not_evaluated or {}).items():
         lines.append(f"- trojan `{name}` not evaluated: {reason}")
+    if synthesis_lines:
+        lines += ["", *synthesis_lines]
     return "\n".join(lines) + "\n"

@@ -36,6 +36,7 @@ from interpbench.protocols.trojans import (
     select_images,
     trojans_params,
 )
+from interpbench.reporting.synthesis_report import synthesis_findings, synthesis_section
 from interpbench.reporting.trojans_report import (
     score_boxes,
     trigger_map_grid,
@@ -201,13 +202,17 @@ def plot_trigger_maps(trigger_maps: dict, params: dict) -> Figure:
     return trigger_map_grid(trigger_maps, p.report.figure_images)
 
 
-def write_trojans_report(results: pd.DataFrame, trigger_maps: dict, params: dict) -> tuple[str, dict]:
-    """The study's Markdown report and its findings' counts (for MLflow)."""
+def write_trojans_report(results: pd.DataFrame, trigger_maps: dict, synthesis: dict, synthesis_choices: pd.DataFrame,
+                         params: dict, seed: int) -> tuple[str, dict]:
+    """The study's Markdown report (both halves) and its findings' counts (for MLflow)."""
     p = trojans_params(params)
     specs = _specs(p)
     untested = not_evaluated_trojans(p, specs)
     findings = trojans_findings(results, specs, p.report, labels={k: model_label(p, k) for k in ("trojaned", "clean")},
                                 skipped=trigger_maps.get("skipped", {}), not_evaluated=untested, twin=has_twin(p))
+    findings += synthesis_findings(results, synthesis_choices, p.report, enabled=p.synthesis.enabled, seed=seed,
+                                   n_boot=p.n_boot)
     text = trojans_report(results, specs, p, findings=findings, skipped=trigger_maps.get("skipped", {}),
-                          seconds=trigger_maps.get("seconds", {}), not_evaluated=untested)
+                          seconds=trigger_maps.get("seconds", {}), not_evaluated=untested,
+                          synthesis_lines=synthesis_section(results, synthesis_choices, synthesis, p))
     return text, findings_to_metrics(findings)

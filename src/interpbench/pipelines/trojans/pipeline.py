@@ -35,10 +35,17 @@ from interpbench.pipelines.trojans.nodes import (
     train_trojan_model,
     write_trojans_report,
 )
+from interpbench.pipelines.trojans.synthesis_nodes import (
+    judge_synthesis,
+    plot_synthesis,
+    plot_synthesis_losses,
+    synthesize_triggers,
+    train_synthesis_generator,
+)
 
 STUDY = "trojans"
 #: The study's parameter sub-keys; each node receives only those it uses (see ``_uses``).
-KEYS = ("data", "trojans", "model", "explanation", "n_boot", "report", "cpu_threads")
+KEYS = ("data", "trojans", "model", "explanation", "n_boot", "report", "synthesis", "cpu_threads")
 RUN = ["params:seed", "params:device"]
 
 
@@ -71,14 +78,27 @@ def create_pipeline(**kwargs) -> Pipeline:
         _node(score_trigger_maps, ["trojaned.trigger_maps"], ("data", "model", "n_boot", "report"),
               ["map_results", "image_scores_results"], "score_trigger_maps", "evaluation", run=["params:seed"],
               study=STUDY),
-        Node(collect_results, ["attack_results", "map_results"], "results", name="collect_results", tags=["evaluation"]),
+        _node(train_synthesis_generator, ["clean_train_data", "clean_test_data"], ("synthesis", "cpu_threads"), "generator.state",
+              "train_generator", "training"),
+        _node(synthesize_triggers, ["trojaned.state", "generator.state", "clean_train_data", "clean_test_data"],
+              ("data", "trojans", "model", "synthesis", "cpu_threads"), ["trojaned.synthesis", "synthesis_losses_results"],
+              "synthesize_triggers", "explanation"),
+        _node(judge_synthesis, ["trojaned.synthesis", "clean.state"], ("data", "model", "n_boot", "synthesis", "cpu_threads"),
+              ["synthesis_results", "synthesis_choices_results"], "judge_synthesis", "evaluation", study=STUDY),
+        _node(plot_synthesis, ["trojaned.synthesis"], ("report",), "synthesis_figure", "plot_synthesis", "reporting",
+              run=[]),
+        Node(plot_synthesis_losses, "synthesis_losses_results", "synthesis_losses_figure", name="plot_synthesis_losses",
+             tags=["reporting"]),
+        Node(collect_results, ["attack_results", "map_results", "synthesis_results"], "results", name="collect_results",
+             tags=["evaluation"]),
         _node(plot_score_boxes, ["image_scores_results"], ("report",), "scores_figure", "plot_scores", "reporting",
               run=[]),
         _node(plot_trigger_maps, ["trojaned.trigger_maps"], ("report",), "trigger_maps_figure", "plot_trigger_maps",
               "reporting", run=[]),
         Node(results_to_metrics, "results", "mlflow_metrics", name="log_metrics", tags=["reporting"]),
-        _node(write_trojans_report, ["results", "trojaned.trigger_maps"], KEYS[:-1], ["report", "findings_metrics"],
-              "write_report", "reporting", run=[]),
+        _node(write_trojans_report, ["results", "trojaned.trigger_maps", "trojaned.synthesis",
+                                     "synthesis_choices_results"], KEYS[:-1], ["report", "findings_metrics"],
+              "write_report", "reporting", run=["params:seed"]),
     ]
     params = {n[len("params:"):] for node in nodes for n in node.inputs if n.startswith("params:")}
     return Pipeline(nodes, namespace=STUDY, parameters=params, tags=[STUDY])
