@@ -89,7 +89,7 @@ def test_check_judge():
 
 
 def test_clip_judge_missing_checkpoint_says_how(tmp_path):
-    with pytest.raises(ConfigError, match=r'not a file.*nothing is downloaded'):
+    with pytest.raises(ConfigError, match=r'expected at .*missing.bin.*not a file.*nothing is downloaded.*pip install -e ".\[clip\]"'):
         ClipJudge(model="ViT-B-32", checkpoint=str(tmp_path / "missing.bin"))
 
 

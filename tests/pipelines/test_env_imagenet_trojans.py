@@ -81,6 +81,11 @@ def test_env_table_is_caspers_and_parses_when_the_files_exist(tmp_path, monkeypa
     with pytest.raises(ConfigError, match=r"trojans\.trojans\.smiley\.trigger: 'data/01_raw/casper_triggers/smile\.png'"):
         check_params(params)  # a missing trigger file: named by its key before anything runs
     _write_triggers(tmp_path / "data/01_raw/casper_triggers")
+    with pytest.raises(ConfigError, match=r"trojans\.synthesis\.judge\.checkpoint: the OpenCLIP weights of 'ViT-B-32' "
+                                          r"are expected at 'data/01_raw/open_clip/ViT-B-32-openai\.bin'.*pip install"):
+        check_params(params)  # the CLIP judge's weights: named with where they go and how to install the extra
+    (tmp_path / "data/01_raw/open_clip").mkdir(parents=True)
+    (tmp_path / "data/01_raw/open_clip/ViT-B-32-openai.bin").write_bytes(b"")  # read when the judge runs
     parsed = check_params(params)
     assert parsed["trojans"].data.images.root == "data/01_raw/imagenet/val"
 

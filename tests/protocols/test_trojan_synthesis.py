@@ -80,3 +80,18 @@ def test_natural_patch_bank_crops_clean_images_and_photos():
     assert bank.shape == (10 + 2 * 7, 3, 12, 12) and 0 <= float(bank.min()) and float(bank.max()) <= 1
     assert torch.equal(bank, natural_patch_bank(x, n_clean=10, per_photo=2, size=12, seed=0, exclude={"moon"}))
     assert any(torch.equal(bank[0], x[i, :, a:a + 12, b:b + 12]) for i in range(20) for a in range(21) for b in range(21))
+
+
+@pytest.mark.parametrize("synthesis, match", [
+    ({"methods": {"deep_dream": {}}}, r"trojans\.synthesis\.methods: Unknown synthesis method 'deep_dream'.*tabor"),
+    ({"judge": {"name": "humans"}}, r"trojans\.synthesis\.judge\.name: Unknown judge 'humans'.*clip, features"),
+    ({"judge": {"model": "trojaned"}}, r"trojans\.synthesis\.judge\.model: the features judge reads the study's clean twin"),
+    ({"options": {"distractors": {"sticker": ["x"]}}}, r"distractor kind 'sticker' is unknown"),
+    ({"n_images": 0}, r"n_images"),
+])
+def test_bad_synthesis_parameters_are_named(synthesis, match):
+    from interpbench.errors import ConfigError
+    from interpbench.protocols.trojans import trojans_params
+
+    with pytest.raises(ConfigError, match=match):
+        trojans_params({"synthesis": synthesis})

@@ -28,17 +28,26 @@ def _open_clip():
     return open_clip
 
 
+def check_clip_checkpoint(model: str, checkpoint: str | None, where: str = "judge clip") -> Path:
+    """The checkpoint's path; a ConfigError saying where the file is expected and how to install
+    the extra when it is missing or OpenCLIP is not installed."""
+    path = Path(checkpoint or "").expanduser()
+    if not checkpoint or not path.is_file():
+        raise ConfigError(f"{where}: the OpenCLIP weights of {model!r} are expected at {str(checkpoint)!r}, which is not "
+                          f"a file. Put them there (e.g. open_clip_pytorch_model.bin) or point "
+                          f"trojans.synthesis.judge.checkpoint at them; nothing is downloaded at run time. The judge "
+                          f"also needs OpenCLIP: `{INSTALL}`.")
+    _open_clip()
+    return path
+
+
 class ClipJudge:
     """Embeds images with an OpenCLIP model ``model`` whose weights are the file ``checkpoint``."""
 
     name = "clip"
 
     def __init__(self, *, model: str, checkpoint: str, device: str | torch.device = "cpu", batch_size: int = 64):
-        path = Path(checkpoint).expanduser()
-        if not checkpoint or not path.is_file():
-            raise ConfigError(f"judge clip: checkpoint {str(checkpoint)!r} is not a file. Put the OpenCLIP weights of "
-                              f"{model!r} there (e.g. open_clip_pytorch_model.bin) or set synthesis.judge.checkpoint; "
-                              "nothing is downloaded at run time.")
+        path = check_clip_checkpoint(model, checkpoint)
         open_clip = _open_clip()
         if model not in open_clip.list_models():
             raise ConfigError(f"judge clip: unknown OpenCLIP model {model!r}; known: {', '.join(open_clip.list_models()[:12])}, ...")

@@ -28,6 +28,7 @@ from torch import nn
 
 from ..data.trojans import PATCH_TRIGGERS, TEXTURE_TRIGGERS, TrojanSpec
 from ..errors import ConfigError, NotApplicableError, unknown_name
+from ..judges.clip import check_clip_checkpoint
 from ..judges import ALL, Option, check_judge, choose_options, option_pool
 from ..metrics.results import bootstrap_ci
 
@@ -76,6 +77,7 @@ class BankParams:
 @dataclass
 class SynthesisParams:
     enabled: bool = True
+    cpu_threads: int | None = 1  # torch CPU threads of the synthesis and judge nodes (small batches: 1 is fastest)
     n_images: int = 10  # synthesized images per trojan and method (the paper: 10)
     clean_images: int = 512  # clean training images the methods may paste onto or search
     methods: dict[str, dict[str, Any]] = field(default_factory=lambda: {m: {} for m in CASPER_SYNTHESIS})
@@ -95,6 +97,8 @@ def check_synthesis(s: SynthesisParams, where: str) -> None:
         check_judge(s.judge.name)
     except ConfigError as exc:
         raise ConfigError(f"{where}.judge.name: {exc}") from None
+    if s.judge.name == "clip" and s.enabled:
+        check_clip_checkpoint(s.judge.clip_model, s.judge.checkpoint, f"{where}.judge.checkpoint")
     if s.judge.name == "features" and s.judge.model != "clean":
         raise ConfigError(f"{where}.judge.model: the features judge reads the study's clean twin ('clean'), got "
                           f"{s.judge.model!r}.")

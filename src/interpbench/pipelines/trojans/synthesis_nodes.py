@@ -49,7 +49,7 @@ def train_synthesis_generator(clean_train: dict, clean_test: dict, params: dict,
     if not s.enabled or not any(m.startswith("rfla") for m in s.methods):
         return {}
     pool = clean_train if len(clean_train["x"]) else clean_test
-    with cpu_threads(p.cpu_threads):
+    with cpu_threads(s.cpu_threads):
         seed_everything(seed)
         gen = train_generator(pool["x"], seed=seed, device=resolve_device(device), **s.generator)
     return cpu_state_dict(gen)
@@ -84,7 +84,7 @@ def synthesize_triggers(trojaned_state: dict, generator_state: dict, clean_train
         gen.load_state_dict(generator_state)
         gen = gen.eval()
     model = _model(p, trojaned_state, size, int(pool["x"].shape[1])).to(dev)
-    with cpu_threads(p.cpu_threads):
+    with cpu_threads(s.cpu_threads):
         bundle, losses = synthesize_all(model, specs, s, clean_x=clean_x, clean_y=clean_y, generator=gen,
                                         patch_bank=bank, image_size=size, seed=seed, device=dev)
     return bundle, losses
@@ -109,7 +109,7 @@ def judge_synthesis(synthesis: dict, clean_state: dict, params: dict, seed: int,
     else:
         judge = FeatureJudge(_model(p, clean_state, size), image_size=size, device=dev)
     options, truth = option_sets(synthesis, s, seed)
-    with cpu_threads(p.cpu_threads):
+    with cpu_threads(s.cpu_threads):
         choices = multiple_choice(judge, images_by_item(synthesis), options, truth, size=size,
                                   renderings=s.options.renderings, seed=seed)
     choices.attrs = {}
