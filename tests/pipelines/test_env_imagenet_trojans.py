@@ -149,7 +149,11 @@ def test_imagenet_trojans_env_runs_on_cpu(tmp_path, monkeypatch):
     for name in ("scores.png", "trigger_maps.png", "synthesis.png", "synthesis_losses.png"):
         assert (project / OUT / name).stat().st_size > 0, name
     acc = table[(table["metric"] == "synthesis_accuracy_clip") & (table["x_name"] == "none")]
-    assert len(acc) == 10 and (acc["n"] == 8).all()  # nine methods and all; the 8 patch and style trojans
+    assert len(acc) == 9 and (acc["n"] == 6).all()  # nine methods, 6 of the 8 patch and style trojans:
+    for name, source in (("strawberry", 271), ("wood_grain", 618)):  # no clean image of their source class here
+        assert f"trojan `{name}` not in the synthesis test: no clean image of its source class {source}" in report
+    sets = table[(table["metric"] == "synthesis_set_accuracy_clip") & (table["x_name"] == "none")]
+    assert len(sets) == 10  # and all methods together
     assert "## Feature synthesis: the multiple-choice test" in report and "judge `clip`" in report
 
 

@@ -95,3 +95,18 @@ def test_bad_synthesis_parameters_are_named(synthesis, match):
 
     with pytest.raises(ConfigError, match=match):
         trojans_params({"synthesis": synthesis})
+
+
+def test_synthesis_findings_not_evaluated_when_off_and_checked_otherwise():
+    from interpbench.protocols.trojans import TrojanReportParams
+    from interpbench.reporting.synthesis_report import synthesis_findings
+
+    off = synthesis_findings(pd.DataFrame(), pd.DataFrame(), TrojanReportParams(), enabled=False, seed=0, n_boot=10)
+    assert [f.status for f in off] == ["not_evaluated"] * 3 and "synthesis is off" in off[0].evidence
+    c = _choices({(t, "a"): [KINDS[t] == "patch"] * 4 for t in KINDS},
+                 {**{(t, "a"): KINDS[t] == "patch" for t in KINDS}, **{(t, ALL): True for t in KINDS}})
+    c["judge"] = "features"
+    rows = pd.DataFrame(accuracy_rows(c, judge="features", seed=0, n_boot=200, study="trojans"))
+    found = synthesis_findings(rows, c, TrojanReportParams(beat_chance_min=1), enabled=True, seed=0, n_boot=200)
+    assert [f.status for f in found] == ["failed", "passed", "failed"]  # 0.5 [0, 1] over 4 trojans is not above chance
+    assert "patch − style 1.000" in found[1].evidence

@@ -123,12 +123,19 @@ def synthesize_all(model: nn.Module, specs: list[TrojanSpec], s: SynthesisParams
     """Every method's ``n_images`` images for every trojan, resized to ``image_size``.
 
     Returns the bundle ``{"x": [T·M·n, 3, S, S], "trojan": idx, "method": idx, "trojans", "methods",
-    "skipped": {method: why}, "seconds": {method: s}}`` and the loss curves (trojan, method, step, loss).
+    "skipped": {method: why}, "seconds": {method: s}, "not_evaluated": {trojan: why}}`` (a
+    class-universal trojan whose source class has no clean image is not evaluated) and the loss curves (trojan, method, step, loss).
     """
     from ..synthesis import SynthesisContext, synthesize
 
     xs, t_idx, m_idx, losses, skipped = [], [], [], [], {}
     seconds = {m: 0.0 for m in s.methods}
+    untested = {}
+    for spec in specs:
+        if spec.source is not None and not bool((clean_y == spec.source).any()):
+            untested[spec.name] = f"no clean image of its source class {spec.source} to synthesize from"
+            log.warning("synthesis: trojan %s not evaluated: %s", spec.name, untested[spec.name])
+    specs = [spec for spec in specs if spec.name not in untested]
     for ti, spec in enumerate(specs):
         ctx = SynthesisContext(clean_images=clean_x, clean_labels=clean_y, generator=generator,
                                patch_bank=patch_bank, source=spec.source)
@@ -157,7 +164,7 @@ def synthesize_all(model: nn.Module, specs: list[TrojanSpec], s: SynthesisParams
               "trojan": torch.tensor(t_idx, dtype=torch.int64), "method": torch.tensor(m_idx, dtype=torch.int64),
               "trojans": [sp.name for sp in specs], "kinds": [sp.kind for sp in specs],
               "triggers": [sp.trigger for sp in specs], "methods": list(s.methods), "skipped": skipped,
-              "seconds": seconds}
+              "seconds": seconds, "not_evaluated": untested}
     return bundle, pd.DataFrame(losses, columns=["trojan", "method", "step", "loss"])
 
 

@@ -171,6 +171,8 @@ def synthesis_section(results: pd.DataFrame, choices: pd.DataFrame, synthesis: M
                   + ", ".join(f"{m} {v:.1f}" for m, v in seconds.items()), ""]
     for name, why in sorted(synthesis.get("skipped", {}).items()):
         lines.append(f"- synthesis `{name}` not applicable: {why}")
+    for name, why in sorted(synthesis.get("not_evaluated", {}).items()):
+        lines.append(f"- trojan `{name}` not in the synthesis test: {why}")
     return lines
 
 

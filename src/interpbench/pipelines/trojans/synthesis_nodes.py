@@ -70,7 +70,7 @@ def synthesize_triggers(trojaned_state: dict, generator_state: dict, clean_train
     size = image_size_of(pool["x"])
     empty = {"x": torch.zeros(0, 3, size, size), "trojan": torch.zeros(0, dtype=torch.int64),
              "method": torch.zeros(0, dtype=torch.int64), "trojans": [], "kinds": [], "triggers": [], "methods": [],
-             "skipped": {}, "seconds": {}}
+             "skipped": {}, "seconds": {}, "not_evaluated": {}}
     if not s.enabled:
         return empty, pd.DataFrame(columns=["trojan", "method", "step", "loss"])
     dev = resolve_device(device)
