@@ -186,9 +186,12 @@ def _batches(probe, batch_size: int, transform):
 
 
 def thresholds(model, layers, probe, *, quantile=NETDISSECT_QUANTILE, batch_size=64, dtype=torch.float64,
-               device="cpu", transform=None, exact_limit=EXACT_LIMIT, bins=HIST_BINS) -> tuple[dict, dict]:
-    """Per layer, ``T_u`` [U] and whether it is exact (module docstring, 1)."""
-    acts = {}
+               device="cpu", transform=None, exact_limit=EXACT_LIMIT, bins=HIST_BINS,
+               keep: list | None = None, keep_limit: int = 0) -> tuple[dict, dict]:
+    """Per layer, ``T_u`` [U] and whether it is exact (module docstring, 1). With ``keep`` (a list),
+    every batch's activations are appended to it while they total at most ``keep_limit`` values
+    (so the tally pass need not run the model again); past that it is cleared and left empty."""
+    kept = 0
     bufs: dict[str, _TopBuffer] = {}
     n_pos: dict[str, int] = {}
     approx: dict[str, list] = {}
@@ -212,8 +215,13 @@ def thresholds(model, layers, probe, *, quantile=NETDISSECT_QUANTILE, batch_size
             else:
                 lo, hi = approx[name]
                 approx[name] = [torch.minimum(lo, v.min(dim=1).values), torch.maximum(hi, v.max(dim=1).values)]
-        acts = out
-    del acts
+        if keep is not None and kept >= 0:
+            kept += sum(a.numel() for a in out.values())
+            if kept <= keep_limit:
+                keep.append(out)
+            else:
+                keep.clear()
+                kept = -1
     result = {name: buf.quantile(n_pos[name], quantile) for name, buf in bufs.items()}
     if approx:
         result.update(_hist_quantiles(model, approx, n_pos, probe, quantile, batch_size, dtype, device, transform, bins))
@@ -252,27 +260,31 @@ def _hist_quantiles(model, approx, n_pos, probe, q, batch_size, dtype, device, t
 def dissect(model: nn.Module, layers: list[str], probe, *, quantile: float = NETDISSECT_QUANTILE,
             batch_size: int = 64, dtype: torch.dtype = torch.float64, device="cpu",
             transform: Callable | None = None, exact_limit: int = EXACT_LIMIT,
-            thresholds_given: dict | None = None) -> dict[str, LayerDissection]:
+            thresholds_given: dict | None = None, keep_limit: int = 2**25) -> dict[str, LayerDissection]:
     """Dissect ``layers`` of ``model`` on ``probe`` (a :class:`BrodenProbe`); two streaming passes
     (thresholds, then tallies), vectorised over units and the images of a batch.
 
     ``transform(x, index) -> x`` changes the probe images first (noise, an attack);
     ``thresholds_given`` skips the first pass. ``dtype``: of the thresholds, the upsampled maps and
-    the tallies (float64 matches the reference transcription to 1e-6).
+    the tallies (float64 matches the reference transcription to 1e-6). The first pass's activations
+    are kept for the second when they total at most ``keep_limit`` values (else the model runs again).
     """
     check_layers(model, layers)
     model = model.eval().to(device)
+    kept: list = []
     if thresholds_given is None:
         thr, exact = thresholds(model, layers, probe, quantile=quantile, batch_size=batch_size, dtype=dtype,
-                                device=device, transform=transform, exact_limit=exact_limit)
+                                device=device, transform=transform, exact_limit=exact_limit, keep=kept,
+                                keep_limit=keep_limit)
     else:
         thr, exact = {n: thresholds_given[n].to(dtype) for n in layers}, {n: True for n in layers}
     sh, sw = probe.seg_size
     n_labels, n_cat = probe.n_labels, len(probe.categories)
     cat_of = torch.as_tensor(probe.label_category, dtype=torch.long, device=device)
+    has_cat = cat_of >= 0
     label_pixels = torch.zeros(n_labels, dtype=dtype, device=device)
     tallies = {}
-    for batch in _batches(probe, batch_size, transform):
+    for step, batch in enumerate(_batches(probe, batch_size, None if kept else transform)):
         pixels = batch["pixels"].to(device)  # [B, D, sh, sw]
         scalars = batch["scalars"].to(device)  # [B, S]
         B, D = pixels.shape[:2]
@@ -281,36 +293,45 @@ def dissect(model: nn.Module, layers: list[str], probe, *, quantile: float = NET
         label_pixels.index_add_(0, scalars.reshape(-1), torch.full(scalars.shape, float(sh * sw), dtype=dtype,
                                                                     device=device).reshape(-1))
         label_pixels[0] = 0
-        # category masks [B, C, P]: pixels holding a label of each category, in any layer
-        pix_cat = cat_of[flat]  # [B, D, P], -1 for label 0
-        cat_mask = torch.stack([(pix_cat == k).any(dim=1) for k in range(n_cat)], dim=1).to(dtype)
+        keep = flat.reshape(B, D * sh * sw) > 0  # labelled pixels only
+        img_of = torch.arange(B, device=device)[:, None].expand(B, D * sh * sw)[keep]
+        pix_pos = torch.arange(sh * sw, device=device).repeat(D)[None, :].expand(B, -1)[keep]
+        per_image_label = img_of * n_labels + flat.reshape(B, -1)[keep]  # scatter index into [B * L]
+        labelcat = torch.zeros(n_labels, n_cat, dtype=torch.float32, device=device)
+        labelcat[has_cat, cat_of[has_cat]] = 1.0
         scalar_cat = torch.zeros(B, n_cat, dtype=torch.bool, device=device)
         for j in range(scalars.shape[1]):
             c = cat_of[scalars[:, j]]
             ok = (scalars[:, j] > 0) & (c >= 0)
             scalar_cat[ok.nonzero(as_tuple=True)[0], c[ok]] = True
-        acts = layer_activations(model, layers, batch["x"].to(device))
+        acts = kept[step] if kept else layer_activations(model, layers, batch["x"].to(device))
         for name in layers:
             a = acts[name].to(dtype)
             U = a.shape[1]
-            up = F.interpolate(a, size=(sh, sw), mode="bilinear", align_corners=False)
-            mask = (up > thr[name].to(device)[None, :, None, None]).reshape(B, U, sh * sw).to(dtype)
-            count = mask.sum(dim=2)  # [B, U]
-            t = tallies.setdefault(name, {"both": torch.zeros(U, n_labels, dtype=dtype, device=device),
+            if a.shape[2:] != (sh, sw):
+                a = F.interpolate(a, size=(sh, sw), mode="bilinear", align_corners=False)
+            # [B, P, U]: position-major so that the scatter below adds contiguous rows of U units
+            mask = (a > thr[name].to(device)[None, :, None, None]).permute(0, 2, 3, 1).reshape(B, sh * sw, U)
+            mask = mask.to(torch.float32)
+            count = mask.sum(dim=1)  # [B, U]
+            t = tallies.setdefault(name, {"both": torch.zeros(n_labels, U, dtype=dtype, device=device),
                                           "ucat": torch.zeros(U, n_cat, dtype=dtype, device=device)})
-            flat_mask = mask.transpose(0, 1).reshape(U, B * sh * sw)
-            for d in range(D):
-                t["both"].index_add_(1, flat[:, d].reshape(-1), flat_mask)
-            for j in range(scalars.shape[1]):
-                t["both"].index_add_(1, scalars[:, j], count.T)
-            present = torch.bmm(mask, cat_mask.transpose(1, 2)) > 0  # [B, U, C]
+            # intersections per image and label: [B * L, U]
+            inter = torch.zeros(B * n_labels, U, dtype=torch.float32, device=device)
+            inter.index_add_(0, per_image_label, mask[img_of, pix_pos])
+            inter = inter.view(B, n_labels, U)
+            for j in range(scalars.shape[1]):  # an image-level label: every activated pixel
+                inter[torch.arange(B, device=device), scalars[:, j]] += count
+            inter[:, 0] = 0
+            t["both"] += inter.sum(dim=0).to(dtype)
+            # categories under the activated pixels (or image-level) of each image: [B, U, C]
+            present = torch.einsum("blu,lc->buc", inter, labelcat) > 0
             present |= scalar_cat[:, None, :]
-            t["ucat"] += (count[:, :, None] * present.to(dtype)).sum(dim=0)
+            t["ucat"] += (count[:, :, None] * present).sum(dim=0).to(dtype)
     result = {}
-    has_cat = cat_of >= 0
     for name in layers:
         t = tallies[name]
-        both = t["both"]
+        both = t["both"].T.contiguous()
         both[:, 0] = 0
         denom_cat = t["ucat"][:, cat_of.clamp_min(0)] * has_cat.to(dtype)[None, :]
         iou = both / (denom_cat + label_pixels[None, :] - both + 1e-10)
