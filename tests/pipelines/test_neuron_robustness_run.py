@@ -16,16 +16,6 @@ from interpbench.metrics.results import RESULT_COLUMNS
 from tests.conftest import TINY_PARAMETERS, end_mlflow_runs, make_project_copy
 
 OUT = "data/08_reporting/neuron_robustness"
-TINY = {
-    "probe": {"n_images": 48},
-    "model": {"layers": ["stage2", "stage3"]},
-    "dissection": {"iou_threshold": 0.01},
-    "noise": {"stds": [0.02, 0.05], "seeds": 2},
-    "attack": {"n_units": 2, "steps": 2},
-    "n_boot": 50,
-    "report": {"panel_units": 1, "panel_images": 2},
-    "cpu_threads": 1,
-}
 
 
 def _run(project, pipeline="neuron_robustness"):
@@ -37,8 +27,7 @@ def _run(project, pipeline="neuron_robustness"):
 
 @pytest.mark.timeout(300)
 def test_neuron_robustness_runs_end_to_end(tmp_path, monkeypatch):
-    params = copy.deepcopy(TINY_PARAMETERS)
-    params["neuron_robustness"] = TINY
+    params = copy.deepcopy(TINY_PARAMETERS)  # holds the study's tiny settings (neuron_robustness)
     project = make_project_copy(tmp_path, params)
     monkeypatch.chdir(project)
     _run(project)
