@@ -18,11 +18,11 @@ from tests.conftest import TINY_PARAMETERS, end_mlflow_runs, make_project_copy
 OUT = "data/08_reporting/neuron_robustness"
 
 
-def _run(project, pipeline="neuron_robustness"):
+def _run(project, pipeline="neuron_robustness", tags=None):
     end_mlflow_runs()
     bootstrap_project(project)
     with KedroSession.create(project_path=project) as session:
-        session.run(pipeline_names=[pipeline])
+        session.run(pipeline_names=[pipeline], tags=tags)
 
 
 @pytest.mark.timeout(300)
@@ -55,3 +55,8 @@ def test_neuron_robustness_runs_end_to_end(tmp_path, monkeypatch):
         metrics = {r[0] for r in db.execute("select distinct key from metrics")}
     assert "neuron_robustness.scenes.resnet_small.stage3.gaussian_noise.label_changed" in metrics
     assert {f"neuron_robustness.findings.{s}" for s in ("passed", "failed", "not_evaluated")} <= metrics
+
+    # the evaluation stage runs alone from what the earlier stages saved, and gives the same table
+    _run(project, tags=["evaluation"])
+    again = pd.read_parquet(sorted(glob.glob(str(project / OUT / "results.parquet/*/results.parquet")))[-1])
+    pd.testing.assert_frame_equal(table, again)

@@ -177,8 +177,10 @@ def make_probe_set(p: ProbeParams, seed: int) -> dict:
             shutil.rmtree(root / "images" / "probe")  # a smaller set must not keep stale files
         write_broden(root, **scenes_to_broden(scenes))
     probe = load_probe(p, {"root": str(root)})
+    share = probe_label_counts(probe)[probe.label_concepts()] / len(probe)
     sizes = {"n_images": len(probe), "n_labels": len(probe.label_concepts()), "categories": probe.categories,
-             "seg_size": list(probe.seg_size)}
+             "seg_size": list(probe.seg_size), "concept_share": [float(share.min()), float(np.median(share)),
+                                                                 float(share.max())]}
     return {"source": p.source, "root": str(root), **sizes}
 
 
@@ -208,11 +210,24 @@ def unit_tables(result: dict, probe, p: NeuronRobustnessParams) -> tuple[pd.Data
     return units, top
 
 
+def iou_margins(units: pd.DataFrame, top: pd.DataFrame) -> pd.Series:
+    """Per unit: its label's IoU minus the best other concept's (how far noise must move it)."""
+    second = top[top["rank"] == 2].set_index(["layer", "unit"])["iou"]
+    first = top[top["rank"] == 1].set_index(["layer", "unit"])["iou"]
+    margin = (first - second).reindex(pd.MultiIndex.from_frame(units[["layer", "unit"]]))
+    return pd.Series(margin.to_numpy(), index=units.index)
+
+
 def dissection_rows(units: pd.DataFrame, *, model: str, dataset: str, study: str, seed: int, n_boot: int) -> list[dict]:
-    """Per layer: ``interpretable`` (share of units) and ``iou`` (mean best IoU), bootstrap over units."""
+    """Per layer: ``interpretable`` (share of units), ``iou`` (mean best IoU, bootstrap over units)
+    and, with a ``margin`` column, ``iou_margin`` (mean over interpretable units of the label's IoU
+    minus the runner-up concept's)."""
     rows = []
     for step, (layer, g) in enumerate(units.groupby("layer", sort=False)):
-        for metric, values in (("interpretable", g["interpretable"].astype(float)), ("iou", g["iou"])):
+        metrics = [("interpretable", g["interpretable"].astype(float)), ("iou", g["iou"])]
+        if "margin" in g:
+            metrics.append(("iou_margin", g.loc[g["interpretable"], "margin"]))
+        for metric, values in metrics:
             rows.append(summarize(values.to_numpy(), seed=seed, n_boot=n_boot, study=study, dataset=dataset,
                                   model=f"{model}.{layer}", method="none", metric=metric, x_name="layer",
                                   x=float(step), x_label=layer))

@@ -144,6 +144,9 @@ def neuron_report(results: pd.DataFrame, attacked: pd.DataFrame, manifest: dict,
         "",
         f"- probe set: `{manifest['root']}` ({manifest['source']}), {manifest['n_images']} images, "
         f"{manifest['n_labels']} concepts in categories {', '.join(manifest['categories'])}",
+        *([f"- share of probe images holding a concept: min {fmt(manifest['concept_share'][0])}, median "
+           f"{fmt(manifest['concept_share'][1])}, max {fmt(manifest['concept_share'][2])} (an attack on a unit touches "
+           f"the images of its label and of the target concept)"] if "concept_share" in manifest else []),
         f"- model: `{model}`, layers {', '.join(f'`{x}`' for x in p.model.layers)}",
         f"- noise: {p.noise.kind}, std {p.noise.stds}, {p.noise.seeds} seeds, "
         f"{'8-bit re-quantised' if p.noise.quantize else 'not quantised'}",
@@ -159,7 +162,9 @@ def neuron_report(results: pd.DataFrame, attacked: pd.DataFrame, manifest: dict,
         "",
     ]
     clean = results[results["method"] == "none"]
-    lines += [results_summary(clean, columns=("model", "metric", "x_label")) if not clean.empty else "_(no rows)_", ""]
+    lines += [results_summary(clean, columns=("model", "metric", "x_label")) if not clean.empty else "_(no rows)_", "",
+              "`iou_margin`: the label's IoU minus the runner-up concept's, over interpretable units -- how far a "
+              "corruption must move the IoUs to change a label.", ""]
     lines += ["## Random noise", "", "![label changes](label_changes.png)", ""]
     noise = results[(results["x_name"] == "noise_std") & (results["metric"].isin(["label_changed", "label_changed_seeds"]))]
     if not noise.empty:

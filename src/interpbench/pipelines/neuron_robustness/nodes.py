@@ -71,6 +71,7 @@ def dissect_probe_set(state: dict, manifest: dict, params: dict, zoo_slot: dict,
     with cpu_threads(p.cpu_threads):
         units, top = nr.unit_tables(nr.run_dissection(model, probe, p, device=resolve_device(device)), probe, p)
     units.insert(0, "model", label)
+    units["margin"] = nr.iou_margins(units, top)
     for layer, g in units.groupby("layer", sort=False):
         log.info("dissection %s %s: %d/%d units interpretable", label, layer, int(g.interpretable.sum()), len(g))
     rows = nr.dissection_rows(units, model=label, dataset=_dataset(p), study=study, seed=seed, n_boot=p.n_boot)
