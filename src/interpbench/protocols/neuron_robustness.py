@@ -55,7 +55,7 @@ class ProbeParams:
 
     source: Literal["scenes", "broden"] = "scenes"
     root: str = "data/03_primary/neuron_robustness/broden"
-    n_images: int = 400  # scenes
+    n_images: int = 300  # scenes
     image_size: int = 32  # scenes: generated size; broden: images resized to this (None: as stored)
     num_classes: int = 8  # scenes: shapes drawn
     cooccur_prob: float = 0.3  # scenes
@@ -122,7 +122,7 @@ class NeuronRobustnessParams:
     attack: CraftedAttackParams = field(default_factory=CraftedAttackParams)
     n_boot: int = 1000
     report: NeuronReportParams = field(default_factory=NeuronReportParams)
-    cpu_threads: int | None = 2
+    cpu_threads: int | None = 1
 
 
 def neuron_params(raw: dict, where: str = "neuron_robustness") -> NeuronRobustnessParams:
