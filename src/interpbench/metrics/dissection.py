@@ -293,12 +293,6 @@ def dissect(model: nn.Module, layers: list[str], probe, *, quantile: float = NET
         label_pixels.index_add_(0, scalars.reshape(-1), torch.full(scalars.shape, float(sh * sw), dtype=dtype,
                                                                     device=device).reshape(-1))
         label_pixels[0] = 0
-        keep = flat.reshape(B, D * sh * sw) > 0  # labelled pixels only
-        img_of = torch.arange(B, device=device)[:, None].expand(B, D * sh * sw)[keep]
-        pix_pos = torch.arange(sh * sw, device=device).repeat(D)[None, :].expand(B, -1)[keep]
-        per_image_label = img_of * n_labels + flat.reshape(B, -1)[keep]  # scatter index into [B * L]
-        labelcat = torch.zeros(n_labels, n_cat, dtype=torch.float32, device=device)
-        labelcat[has_cat, cat_of[has_cat]] = 1.0
         scalar_cat = torch.zeros(B, n_cat, dtype=torch.bool, device=device)
         for j in range(scalars.shape[1]):
             c = cat_of[scalars[:, j]]
@@ -310,24 +304,24 @@ def dissect(model: nn.Module, layers: list[str], probe, *, quantile: float = NET
             U = a.shape[1]
             if a.shape[2:] != (sh, sw):
                 a = F.interpolate(a, size=(sh, sw), mode="bilinear", align_corners=False)
-            # [B, P, U]: position-major so that the scatter below adds contiguous rows of U units
-            mask = (a > thr[name].to(device)[None, :, None, None]).permute(0, 2, 3, 1).reshape(B, sh * sw, U)
-            mask = mask.to(torch.float32)
-            count = mask.sum(dim=1)  # [B, U]
+            mask = (a > thr[name].to(device)[None, :, None, None]).reshape(B, U, sh * sw)
             t = tallies.setdefault(name, {"both": torch.zeros(n_labels, U, dtype=dtype, device=device),
                                           "ucat": torch.zeros(U, n_cat, dtype=dtype, device=device)})
-            # intersections per image and label: [B * L, U]
-            inter = torch.zeros(B * n_labels, U, dtype=torch.float32, device=device)
-            inter.index_add_(0, per_image_label, mask[img_of, pix_pos])
-            inter = inter.view(B, n_labels, U)
+            # Activated pixels are few (the top 0.5%): work on their (image, unit, position) triples.
+            b, u, pos = mask.nonzero(as_tuple=True)
+            count = torch.bincount(b * U + u, minlength=B * U).view(B, U).to(dtype)  # activated pixels
+            labs = flat[b, :, pos]  # [K, D]: the labels under each activated pixel, every layer
+            hit = labs > 0
+            bb, uu, ll = b[:, None].expand_as(labs)[hit], u[:, None].expand_as(labs)[hit], labs[hit]
+            key, n_hit = torch.unique((bb * n_labels + ll) * U + uu, return_counts=True)
+            kb, kl, ku = key // (n_labels * U), (key // U) % n_labels, key % U
+            t["both"].index_put_((kl, ku), n_hit.to(dtype), accumulate=True)
+            present = scalar_cat[:, None, :].expand(B, U, n_cat).clone()  # [B, U, C]
+            ok = cat_of[kl] >= 0
+            present[kb[ok], ku[ok], cat_of[kl[ok]]] = True
             for j in range(scalars.shape[1]):  # an image-level label: every activated pixel
-                inter[torch.arange(B, device=device), scalars[:, j]] += count
-            inter[:, 0] = 0
-            t["both"] += inter.sum(dim=0).to(dtype)
-            # categories under the activated pixels (or image-level) of each image: [B, U, C]
-            present = torch.einsum("blu,lc->buc", inter, labelcat) > 0
-            present |= scalar_cat[:, None, :]
-            t["ucat"] += (count[:, :, None] * present).sum(dim=0).to(dtype)
+                t["both"].index_add_(0, scalars[:, j], count)
+            t["ucat"] += (count[:, :, None] * present).sum(dim=0)
     result = {}
     for name in layers:
         t = tallies[name]
