@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -32,6 +33,10 @@ def label_change_curves(results: pd.DataFrame) -> plt.Figure:
                                               g["ci_high"].fillna(g["value"]) - g["value"]],
                     marker="o", capsize=3, label=layer)
     ax.set_xscale("log")
+    stds = sorted(set(rows["x"]))
+    if stds:
+        ax.set_xticks(stds, [f"{v:g}" for v in stds])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("noise std (images in [0, 1])")
     ax.set_ylabel("interpretable units whose label changes")
     ax.set_ylim(-0.02, 1.02)
