@@ -302,13 +302,18 @@ def dissect(model: nn.Module, layers: list[str], probe, *, quantile: float = NET
         for name in layers:
             a = acts[name].to(dtype)
             U = a.shape[1]
-            if a.shape[2:] != (sh, sw):
-                a = F.interpolate(a, size=(sh, sw), mode="bilinear", align_corners=False)
-            mask = (a > thr[name].to(device)[None, :, None, None]).reshape(B, U, sh * sw)
             t = tallies.setdefault(name, {"both": torch.zeros(n_labels, U, dtype=dtype, device=device),
                                           "ucat": torch.zeros(U, n_cat, dtype=dtype, device=device)})
+            # Bilinear upsampling is a convex combination: a map whose maximum is <= T_u has no pixel
+            # above it after upsampling, so only the (image, unit) pairs that fire are upsampled.
+            thr_u = thr[name].to(device)
+            bi, ui = (a.amax(dim=(2, 3)) > thr_u[None, :]).nonzero(as_tuple=True)
+            sub = a[bi, ui][:, None]  # [K, 1, h, w]
+            if a.shape[2:] != (sh, sw) and len(sub):
+                sub = F.interpolate(sub, size=(sh, sw), mode="bilinear", align_corners=False)
+            k, pos = (sub[:, 0] > thr_u[ui][:, None, None]).reshape(len(sub), sh * sw).nonzero(as_tuple=True)
             # Activated pixels are few (the top 0.5%): work on their (image, unit, position) triples.
-            b, u, pos = mask.nonzero(as_tuple=True)
+            b, u = bi[k], ui[k]
             count = torch.bincount(b * U + u, minlength=B * U).view(B, U).to(dtype)  # activated pixels
             labs = flat[b, :, pos]  # [K, D]: the labels under each activated pixel, every layer
             hit = labs > 0
