@@ -13,7 +13,9 @@ For every unit u of a layer, over a Broden-layout probe set (:mod:`interpbench.d
    bin width, (max − min)/bins, of the two order statistics the exact value interpolates). NetDissect-Lite itself uses an approximate streaming sketch.
 2. Each activation map is upsampled bilinearly to the segmentation size (``align_corners=False``:
    pixel centres, edges clamped -- PIL's bilinear upsampling, which NetDissect-Lite's ``imresize``
-   calls) and thresholded: ``mask = up > T_u``.
+   calls) and thresholded: ``mask = up > T_u``. Bilinear weights are convex, so a map whose maximum is
+   ``<= T_u`` has no pixel above it: only the maps that fire are upsampled, and the tallies run on
+   the activated (image, unit, pixel) triples (sparse), not on dense masks.
 3. Tallies over the whole probe set, per unit u and label c (label = concept; every label has one
    primary category, :class:`BrodenProbe.label_category`):
    ``I[u, c]`` = Σ over images of |mask ∩ pixels labelled c| (an image-level label counts every
