@@ -39,6 +39,10 @@ def test_scenes_round_trip(scenes_folder):
         (scene,) = [int(s) for s in batch["scalars"][i] if s > 0]
         assert names[scene] == ["plain", "gradient", "noise"][int(scenes["background"][i])] + "-background"
         assert probe.categories[probe.label_category[scene]] == "scene"
+    held = probe.image_labels()  # per image, from the segmentations alone
+    for i in range(12):
+        expect = set(batch["pixels"][i].unique().tolist()) | set(batch["scalars"][i].tolist())
+        assert set(held[i].tolist()) == expect - {0}
     # every concept has one primary category, the one it was written under
     for cat, concepts in args["categories"].items():
         for c in concepts:

@@ -169,6 +169,18 @@ class BrodenProbe:
             self._store[i] = item
         return item
 
+    def image_labels(self) -> list[np.ndarray]:
+        """Per image, the label numbers it holds (pixel-level or image-level, 0 excluded); computed
+        once from the segmentations alone (images are not decoded) and kept."""
+        if "labels" not in self._store:
+            out = []
+            for r in self.rows:
+                segs = [self._segmentation(r, name, col) for col, name in r.segmentations]
+                labels = np.unique(np.concatenate([np.unique(x) for x in segs] + [np.asarray(r.scalars, dtype=np.int64)]))
+                out.append(labels[labels > 0].astype(np.int64))
+            self._store["labels"] = out
+        return self._store["labels"]
+
     def batch(self, indices) -> dict:
         """Images ``x`` float32 [B, 3, H, W] in [0, 1], ``pixels`` int64 [B, D, sh, sw] (every
         segmentation layer of every category, zero-padded to the batch's deepest image) and

@@ -290,13 +290,9 @@ def concept_masks(batch: dict, label: int) -> torch.Tensor:
     return (pix | scalar[:, None, None]).to(torch.float32)
 
 
-def _images_with(probe, labels: list[int], batch_size: int) -> np.ndarray:
-    keep = []
-    for batch in probe.batches(batch_size):
-        has = (batch["pixels"][..., None] == torch.as_tensor(labels)).flatten(1, -2).any(dim=1).any(dim=1)
-        has |= (batch["scalars"][..., None] == torch.as_tensor(labels)).any(dim=1).any(dim=1)
-        keep.extend(batch["index"][has].tolist())
-    return np.array(keep, dtype=np.int64)
+def _images_with(probe, labels: list[int]) -> np.ndarray:
+    """Indices of the probe images holding any of ``labels`` (pixel- or image-level)."""
+    return np.array([i for i, held in enumerate(probe.image_labels()) if np.isin(labels, held).any()], dtype=np.int64)
 
 
 def choose_targets(clean: pd.DataFrame, top: pd.DataFrame, probe, p: NeuronRobustnessParams, seed: int) -> pd.DataFrame:
@@ -328,12 +324,10 @@ def choose_targets(clean: pd.DataFrame, top: pd.DataFrame, probe, p: NeuronRobus
 
 
 def probe_label_counts(probe) -> np.ndarray:
+    """Per label number, how many probe images hold it."""
     counts = np.zeros(probe.n_labels, dtype=np.int64)
-    for batch in probe.batches(256):
-        for b in range(len(batch["index"])):
-            labels = torch.cat([batch["pixels"][b].unique(), batch["scalars"][b].unique()]).unique()
-            counts[labels.numpy()] += 1
-    counts[0] = 0
+    for held in probe.image_labels():
+        counts[held] += 1
     return counts
 
 
@@ -346,7 +340,7 @@ def crafted_attack(model, probe, clean: pd.DataFrame, top: pd.DataFrame, p: Neur
     model = model.eval().to(device)
     rows, panel = [], []
     for t in targets.itertuples(index=False):
-        idx = _images_with(probe, [t.source_id, t.target_id], 256)
+        idx = _images_with(probe, [t.source_id, t.target_id])
         adv = {}
         for start in range(0, len(idx), a.batch_size):
             batch = probe.batch(idx[start : start + a.batch_size])
