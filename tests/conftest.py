@@ -51,6 +51,16 @@ TINY_PARAMETERS = {
         },
         "cpu_threads": 1,
     },
+    "neuron_robustness": {
+        "probe": {"n_images": 48},
+        "model": {"layers": ["stage2", "stage3"]},
+        "dissection": {"iou_threshold": 0.01},
+        "noise": {"stds": [0.02, 0.05], "seeds": 2},
+        "attack": {"n_units": 2, "steps": 2},
+        "n_boot": 50,
+        "report": {"panel_units": 1, "panel_images": 2},
+        "cpu_threads": 1,
+    },
 }
 
 

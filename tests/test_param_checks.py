@@ -16,7 +16,7 @@ from interpbench.errors import ConfigError
 from interpbench.param_checks import check_params, params_checks, register_params_check, top_level_keys
 from tests.conftest import ROOT, TINY_PARAMETERS, make_project_copy
 
-STUDY_KEYS = {"mnist", "scenes", "zoo", "sanity_checks", "input_gradients", "trojans"}
+STUDY_KEYS = {"mnist", "scenes", "zoo", "sanity_checks", "input_gradients", "trojans", "neuron_robustness"}
 
 
 def _parameters(env: str | None = None) -> dict:
@@ -31,7 +31,7 @@ def test_every_top_level_key_has_a_check():
     assert STUDY_KEYS | {"seed", "device"} <= set(params_checks())
 
 
-@pytest.mark.parametrize("env", [None, "imagenet", "gpu_cifar10"])
+@pytest.mark.parametrize("env", [None, "imagenet", "gpu_cifar10", "broden"])
 def test_committed_parameters_pass(env):
     params = _parameters(env)
     parsed = check_params(params)

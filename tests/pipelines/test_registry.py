@@ -2,7 +2,7 @@ from kedro.framework.project import configure_project
 
 from interpbench.pipelines.views import STAGES
 
-STUDIES = ("zoo", "sanity_checks", "input_gradients", "trojans")
+STUDIES = ("zoo", "sanity_checks", "input_gradients", "trojans", "neuron_robustness")
 
 
 def _pipelines():

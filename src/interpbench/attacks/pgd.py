@@ -159,16 +159,8 @@ def _attack(
     x = x.detach()
     if not x.is_floating_point():
         raise ConfigError(f"PGD needs floating-point images, got dtype {x.dtype}.")
-    lo, hi = clamp if clamp is not None else (None, None)
-
     def project(x_adv: torch.Tensor) -> torch.Tensor:
-        delta = x_adv - x
-        if norm == "linf":
-            delta = delta.clamp(-eps, eps)
-        else:
-            delta = delta * (eps / (_per_example_norm(delta) + _TINY)).clamp(max=1.0)
-        x_adv = x + delta
-        return x_adv.clamp(lo, hi) if clamp is not None else x_adv
+        return _project(x_adv, x, eps, norm, clamp)
 
     def score(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(goal reached, attack loss) per example: what ``iterate="worst"`` maximises."""
@@ -203,6 +195,55 @@ def _attack(
             result = _keep_worse((run, run_hit, run_loss), result)
         best, best_hit, best_loss = _keep_worse((best, best_hit, best_loss), result)
     return best
+
+
+def _project(x_adv: torch.Tensor, x: torch.Tensor, eps: float, norm: str, clamp) -> torch.Tensor:
+    """Onto the ``norm`` ball of radius ``eps`` around ``x``, then into the ``clamp`` box."""
+    delta = x_adv - x
+    if norm == "linf":
+        delta = delta.clamp(-eps, eps)
+    else:
+        delta = delta * (eps / (_per_example_norm(delta) + _TINY)).clamp(max=1.0)
+    x_adv = x + delta
+    return x_adv.clamp(*clamp) if clamp is not None else x_adv
+
+
+def _direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
+    return grad.sign() if norm == "linf" else grad / (_per_example_norm(grad) + _TINY)
+
+
+def pgd_minimize(
+    model: nn.Module,
+    loss_fn,
+    x: torch.Tensor,
+    *,
+    eps: float,
+    norm: str = "linf",
+    steps: int = 10,
+    step_size: float | None = None,
+    random_start: bool = False,
+    clamp: tuple[float, float] | None = (0.0, 1.0),
+    seed: int | None = None,
+) -> torch.Tensor:
+    """PGD *descent* of an arbitrary per-example objective: ``loss_fn(x_adv) -> [N]`` (it runs
+    ``model`` itself, e.g. to read a hidden layer), minimised by ``x_adv <- Proj(x_adv - alpha ·
+    s(grad))`` with the same steepest direction ``s``, projection and box as :func:`pgd_attack`;
+    returns the last iterate (e.g. Srivastava et al. 2023's probe-image attack on a unit's
+    activation map). ``model`` is frozen in eval mode while attacking (restored afterwards)."""
+    norm = _check_args(eps, norm, steps, step_size, clamp)
+    eps, steps = float(eps), int(steps)
+    alpha = 2.5 * eps / steps if step_size is None else float(step_size)
+    x = x.detach()
+    generator = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+    x_adv = _project(x + _random_start(x, eps, norm, generator), x, eps, norm, clamp) if random_start else x.clone()
+    if len(x) == 0:
+        return x_adv
+    with _frozen_eval(model), torch.enable_grad():
+        for _ in range(steps):
+            x_adv = x_adv.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(loss_fn(x_adv).sum(), x_adv)
+            x_adv = _project(x_adv.detach() - alpha * _direction(grad, norm), x, eps, norm, clamp)
+    return x_adv.detach()
 
 
 def _keep_worse(current, candidate):
