@@ -112,7 +112,6 @@ def judge_synthesis(synthesis: dict, clean_state: dict, params: dict, seed: int,
     with cpu_threads(s.cpu_threads):
         choices = multiple_choice(judge, images_by_item(synthesis), options, truth, size=size,
                                   renderings=s.options.renderings, seed=seed)
-    choices.attrs = {}
     choices["judge"] = judge.name
     rows = accuracy_rows(choices, judge=judge.name, seed=seed, n_boot=p.n_boot, study=study,
                          dataset=dataset_label(p), model=model_label(p, "trojaned"))
