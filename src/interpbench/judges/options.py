@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..data.trojans import KINDS, trigger_picture
 from ..errors import ConfigError
+from ..synthesis.transforms import affine_resample
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,4 @@ def augment(images: torch.Tensor, size: int, rng: np.random.Generator, *, fill: 
     theta[:, 0, 0] = torch.from_numpy(zoom * flip).float()
     theta[:, 1, 1] = torch.from_numpy(zoom).float()
     theta[:, :, 2] = torch.from_numpy(shift).float()
-    grid = F.affine_grid(theta, (n, 3, size, size), align_corners=False)
-    out = F.grid_sample(images.float() - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return (out + fill).clamp(0, 1)
+    return affine_resample(images.float(), theta, size=(size, size), pad_value=fill).clamp(0, 1)

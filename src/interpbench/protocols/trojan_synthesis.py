@@ -30,7 +30,7 @@ from ..data.trojans import PATCH_TRIGGERS, TEXTURE_TRIGGERS, TrojanSpec
 from ..errors import ConfigError, NotApplicableError, unknown_name
 from ..judges.clip import check_clip_checkpoint
 from ..judges import ALL, Option, check_judge, choose_options, option_pool
-from ..metrics.results import bootstrap_ci
+from ..metrics.results import bootstrap_ci, summarize
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +206,8 @@ def accuracy_rows(choices: pd.DataFrame, *, judge: str, seed: int, n_boot: int, 
             ("kind", float(i), kind, per[per["kind"] == kind]) for i, kind in enumerate(("patch", "style", "natural"))
             if (per["kind"] == kind).any()]
         for x_name, x, x_label, sub in groups:
-            mean, lo, hi = bootstrap_ci(sub["acc"].to_numpy(float), n_boot=n_boot, seed=seed)
-            rows.append({**keys, "method": method, "metric": metric, "x_name": x_name, "x": x,
-                         "x_label": x_label, "value": mean, "ci_low": lo, "ci_high": hi, "n": len(sub), "seed": seed})
+            rows.append(summarize(sub["acc"].to_numpy(float), seed=seed, n_boot=n_boot, **keys, method=method,
+                                  metric=metric, x_name=x_name, x=x, x_label=x_label))
     n_opt = int(choices["n_options"].iloc[0])
     rows.append({**keys, "method": "chance", "metric": "synthesis_chance", "x_name": "none", "x": math.nan,
                  "x_label": "1 / options", "value": 1.0 / n_opt, "ci_low": math.nan, "ci_high": math.nan,

@@ -42,8 +42,14 @@ def random_affine(
     angle = math.radians(degrees) * (2 * u[:, 1] - 1)
     shift = torch.stack([(2 * u[:, 2] - 1) * 2 * jitter / w, (2 * u[:, 3] - 1) * 2 * jitter / h], -1)
     a = _rotation(angle) / factor[:, None, None]
-    theta = torch.cat([a, shift[:, :, None]], -1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return affine_resample(x, torch.cat([a, shift[:, :, None]], -1), pad_value=pad_value)
+
+
+def affine_resample(x: Tensor, theta: Tensor, *, size: tuple[int, int] | None = None, pad_value: float = 0.5) -> Tensor:
+    """``x`` (N, C, H, W) resampled bilinearly through the affine maps ``theta`` (N, 2, 3) (output
+    -> input coordinates, as ``affine_grid``) onto a ``size`` grid (default: x's); pixels from
+    outside the image take ``pad_value``."""
+    grid = F.affine_grid(theta, [len(x), x.shape[1], *(size or x.shape[-2:])], align_corners=False)
     return F.grid_sample(x - pad_value, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + pad_value
 
 

@@ -112,7 +112,9 @@ def _pretrained(p, x) -> dict:
     return cpu_state_dict(model)
 
 
-def _build(p, x, state=None):
+def build_trojan_model(p, x, state=None):
+    """The study's model for images like ``x``: with ``state`` loaded, else fresh (or the configured
+    weights file), in eval mode."""
     m = p.model.model
     model = build_model(m.architecture, num_classes=m.num_classes, in_channels=int(x.shape[1]),
                         image_size=image_size_of(x), weights_path=m.weights_path if state is None else None, **m.options)
@@ -131,7 +133,7 @@ def train_trojan_model(train: dict, params: dict, seed: int, device: str, *, key
     cfg = dataclasses.replace(p.model.train, seed=seed)
     with cpu_threads(p.cpu_threads):
         seed_everything(seed)
-        model = _build(p, train["x"])
+        model = build_trojan_model(p, train["x"])
         history = train_model(model, train["x"], train["y"], cfg, resolve_device(device), desc=model_label(p, key))
     return cpu_state_dict(model), pd.DataFrame(history)
 
@@ -142,9 +144,9 @@ def score_attacks(trojaned_state: dict, clean_state: dict, clean_test: dict, tri
     An empty ``clean_state``: no clean twin (a pretrained trojaned model), the trojaned model's rows only."""
     p = trojans_params(params)
     dev = resolve_device(device)
-    models = {"trojaned": _build(p, clean_test["x"], trojaned_state)}
+    models = {"trojaned": build_trojan_model(p, clean_test["x"], trojaned_state)}
     if clean_state:
-        models["clean"] = _build(p, clean_test["x"], clean_state)
+        models["clean"] = build_trojan_model(p, clean_test["x"], clean_state)
     with cpu_threads(p.cpu_threads):
         rows = accuracy_rows(models, clean_test, triggered_test["trojans"], _tested(p, triggered_test["trojans"]),
                              seed=seed, n_boot=p.n_boot, device=dev, study=study, dataset=dataset_label(p),
@@ -163,7 +165,7 @@ def compute_trigger_maps(state: dict, triggered_test: dict, params: dict, seed: 
     if not images["trojans"]:
         log.warning("trojans: no patch or natural trojan configured; no maps to compute")
         return {"methods": list(e.methods), "skipped": {}, "seconds": {}, "images": images}
-    model = _build(p, images["x"], state).to(dev)
+    model = build_trojan_model(p, images["x"], state).to(dev)
     with cpu_threads(p.cpu_threads):
         maps, skipped, seconds = importance_maps(model, images["x"], images["target"], e.methods, seed=seed,
                                                  batch_size=e.batch_size, device=dev)

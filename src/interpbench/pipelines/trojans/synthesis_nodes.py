@@ -13,8 +13,8 @@ from matplotlib.figure import Figure
 from interpbench.data.trojans import parse_trojans
 from interpbench.judges import ClipJudge, FeatureJudge, multiple_choice
 from interpbench.metrics.results import results_table
-from interpbench.models.registry import build_model
 from interpbench.pipelines.helpers import cpu_state_dict, image_size_of
+from interpbench.pipelines.trojans.nodes import build_trojan_model
 from interpbench.protocols.trojan_synthesis import (
     accuracy_rows,
     clean_subset,
@@ -28,14 +28,6 @@ from interpbench.reporting.synthesis_report import synthesis_grid, synthesis_los
 from interpbench.runtime import cpu_threads, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
-
-
-def _model(p, state: dict, image_size: int, in_channels: int = 3):
-    m = p.model.model
-    model = build_model(m.architecture, num_classes=m.num_classes, in_channels=in_channels, image_size=image_size,
-                        **m.options)
-    model.load_state_dict(state)
-    return model.eval()
 
 
 def train_synthesis_generator(clean_train: dict, clean_test: dict, params: dict, seed: int, device: str) -> dict:
@@ -83,7 +75,7 @@ def synthesize_triggers(trojaned_state: dict, generator_state: dict, clean_train
         gen = PatchGenerator(**{k: s.generator[k] for k in ("size", "width") if k in s.generator})
         gen.load_state_dict(generator_state)
         gen = gen.eval()
-    model = _model(p, trojaned_state, size, int(pool["x"].shape[1])).to(dev)
+    model = build_trojan_model(p, pool["x"], trojaned_state).to(dev)
     with cpu_threads(s.cpu_threads):
         bundle, losses = synthesize_all(model, specs, s, clean_x=clean_x, clean_y=clean_y, generator=gen,
                                         patch_bank=bank, image_size=size, seed=seed, device=dev)
@@ -107,7 +99,7 @@ def judge_synthesis(synthesis: dict, clean_state: dict, params: dict, seed: int,
                     "configure synthesis.judge.name: clip with a checkpoint")
         return results_table([]), pd.DataFrame()
     else:
-        judge = FeatureJudge(_model(p, clean_state, size), image_size=size, device=dev)
+        judge = FeatureJudge(build_trojan_model(p, synthesis["x"], clean_state), image_size=size, device=dev)
     options, truth = option_sets(synthesis, s, seed)
     with cpu_threads(s.cpu_threads):
         choices = multiple_choice(judge, images_by_item(synthesis), options, truth, size=size,
