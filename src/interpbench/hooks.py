@@ -68,6 +68,36 @@ class ParamsCheckHooks:
         check_params(parameters or {}, top_level_keys(pipeline.inputs()))
 
 
+class ParallelHooks:
+    """Fan-out jobs (:mod:`interpbench.parallel`): refuse Kedro's ``ParallelRunner`` with a message
+    that says what to use instead, and close the run's Dask clusters when it ends."""
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        from interpbench.errors import ConfigError
+
+        if "ParallelRunner" in str(run_params.get("runner") or "") or type(catalog).__name__ == "SharedMemoryDataCatalog":
+            raise ConfigError(
+                "--runner ParallelRunner is not supported: it pickles every dataset, and kedro-mlflow's artifact "
+                "datasets (figures, reports) cannot be pickled (Galileo-Galilei/kedro-mlflow#689). Run with the "
+                "default runner; the expensive fan-outs (DiffROAR retrainings, feature synthesis) use more cores "
+                "or machines through `parallel: {backend: dask, address: local, n_workers: 2}` in "
+                "conf/<env>/parameters.yml (README: Running on a cluster)."
+            )
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        from interpbench.parallel import close_clusters
+
+        close_clusters()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        from interpbench.parallel import close_clusters
+
+        close_clusters()
+
+
 class RunRecordHooks:
     """Record in the active MLflow run what produced it (see :mod:`interpbench.tracking`).
 

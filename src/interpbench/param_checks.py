@@ -125,5 +125,12 @@ def _check_device(raw: Any, where: str) -> str:
     return raw
 
 
+def _check_parallel(raw: Any, where: str):
+    from interpbench.parallel import parse_parallel
+
+    return parse_parallel(raw, where)
+
+
 register_params_check("seed", _check_seed)
+register_params_check("parallel", _check_parallel)
 register_params_check("device", _check_device)

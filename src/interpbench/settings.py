@@ -3,10 +3,10 @@
 import warnings
 
 from interpbench.config_loader import InterpbenchConfigLoader
-from interpbench.hooks import NodeTimingHooks, ParamsCheckHooks, RunRecordHooks
+from interpbench.hooks import NodeTimingHooks, ParallelHooks, ParamsCheckHooks, RunRecordHooks
 from interpbench.input_checks import MissingInputsHooks
 
-HOOKS = (ParamsCheckHooks(), MissingInputsHooks(), NodeTimingHooks(), RunRecordHooks())
+HOOKS = (ParallelHooks(), ParamsCheckHooks(), MissingInputsHooks(), NodeTimingHooks(), RunRecordHooks())
 
 # Studies read each other's outputs by their namespaced names (e.g. ``zoo.mnist_cnn.state``) on
 # purpose; Kedro warns about every such dotted name.

@@ -12,6 +12,7 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from interpbench import parallel
 from interpbench.metrics.results import RESULT_COLUMNS
 from tests.conftest import TINY_PARAMETERS, end_mlflow_runs, make_project_copy
 
@@ -23,7 +24,7 @@ TINY_INPUT_GRADIENTS = {
                     "robust": {"epochs": 1}, "attack": {"steps": 1, "eval_steps": 2}},
     },
     "null_block_share": {"k": [0.05, 0.1]},
-    "diffroar": {"k": [0.1, 0.5], "train": {"epochs": 1}},  # slots k3..k5 stay idle
+    "diffroar": {"k": [0.1, 0.5], "train": {"epochs": 1}},
     "n_boot": 50,
     "report": {"figure_images": 2},
 }
@@ -39,10 +40,10 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _run(project, env=None):
+def _run(project, env=None, runtime_params=None):
     end_mlflow_runs()
     bootstrap_project(project)
-    with KedroSession.create(project_path=project, env=env) as session:
+    with KedroSession.create(project_path=project, env=env, runtime_params=runtime_params) as session:
         session.run(pipeline_names=["input_gradients"])
 
 
@@ -88,7 +89,12 @@ def test_input_gradients_runs_end_to_end_and_is_deterministic(tmp_path, monkeypa
     assert "input_gradients.blockmnist.mlp_robust_l2.pgd_l2.robust_acc" in metrics
     assert {f"input_gradients.findings.{s}" for s in ("passed", "failed", "not_evaluated")} <= metrics
 
-    _run(project)  # same seed -> the same table
+    # Same seed -> the same table, with the DiffROAR retrainings sent to a 2-worker Dask LocalCluster.
+    sent = []
+    run_dask = parallel._run_dask
+    monkeypatch.setattr(parallel, "_run_dask", lambda fn, jobs, *a: sent.append(len(jobs)) or run_dask(fn, jobs, *a))
+    _run(project, runtime_params={"parallel": {"backend": "dask", "address": "local", "n_workers": 2}})
+    assert sent == [36]  # 3 rankings x 2 k x top/bottom x 3 seeds
     first, second = _tables(project)
     pd.testing.assert_frame_equal(first, second)
 

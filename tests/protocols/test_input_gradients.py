@@ -53,8 +53,6 @@ def test_names_and_fractions():
         check_fractions([0.1, 1.5], "x.k")
     with pytest.raises(ConfigError, match="distinct"):
         check_fractions([0.1, 0.1], "x.k")
-    with pytest.raises(ConfigError, match="at most 2 levels"):
-        check_fractions([0.1, 0.2, 0.3], "x.k", max_levels=2)
 
 
 def test_blockmnist_split_relabels_and_places_the_signal():

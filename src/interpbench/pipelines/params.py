@@ -230,11 +230,11 @@ def input_gradients_params(raw: dict, where: str = "input_gradients") -> InputGr
     """Parse and check the study's parameters (ConfigError naming the key on any mistake)."""
     from interpbench.config import parse
     from interpbench.errors import ConfigError
-    from interpbench.protocols.input_gradients import MAX_K_LEVELS, check_fractions
+    from interpbench.protocols.input_gradients import check_fractions
 
     p = parse(InputGradientsParams, raw, where)
     check_fractions(p.null_block_share.k, f"{where}.null_block_share.k")
-    check_fractions(p.diffroar.k, f"{where}.diffroar.k", MAX_K_LEVELS)
+    check_fractions(p.diffroar.k, f"{where}.diffroar.k")
     if len(set(p.data.blockmnist.classes)) < 2:
         raise ConfigError(f"{where}.data.blockmnist.classes: at least two distinct digits, got {p.data.blockmnist.classes}.")
     if p.data.rgb.source == "cifar10" and not p.data.rgb.root:

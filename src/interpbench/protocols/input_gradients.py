@@ -56,8 +56,6 @@ from interpbench.models.training import TrainConfig, accuracy_per_item, predict,
 
 log = logging.getLogger(__name__)
 
-#: DiffROAR k levels the pipeline has retraining slots for (``k1`` ... ``k5``).
-MAX_K_LEVELS = 5
 VARIANTS = ("standard", "robust")
 RANDOM = "random"
 
@@ -74,7 +72,7 @@ def k_label(k: float) -> str:
     return f"{100 * k:.4g}%"
 
 
-def check_fractions(ks: Sequence[float], where: str, max_levels: int | None = None) -> list[float]:
+def check_fractions(ks: Sequence[float], where: str) -> list[float]:
     """``ks`` as floats in (0, 1], distinct; ConfigError naming ``where`` otherwise."""
     ks = [float(k) for k in ks]
     if not ks:
@@ -84,11 +82,6 @@ def check_fractions(ks: Sequence[float], where: str, max_levels: int | None = No
         raise ConfigError(f"{where}: every k must be a fraction in (0, 1], got {bad}.")
     if len(set(ks)) != len(ks):
         raise ConfigError(f"{where}: the fractions must be distinct, got {ks}.")
-    if max_levels is not None and len(ks) > max_levels:
-        raise ConfigError(
-            f"{where}: at most {max_levels} levels (the pipeline has one retraining slot per level, "
-            f"k1..k{max_levels}; raise MAX_K_LEVELS in interpbench.protocols.input_gradients for more), got {len(ks)}."
-        )
     return ks
 
 

@@ -41,9 +41,13 @@ from interpbench.reporting.input_gradients_report import (
     input_gradients_findings,
     input_gradients_report,
 )
+from interpbench.parallel import parse_parallel, run_jobs
 from interpbench.runtime import cpu_threads, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
+
+KEEP = ("top", "bottom")
+"""DiffROAR keeps the top or the bottom k pixels of each image."""
 
 
 def make_blockmnist_split(
@@ -95,30 +99,46 @@ def train_robust_model(
     return _ig_train(train, init, params, seed, device, slot=slot, variant="robust")
 
 
-def retrain_on_masked(source: dict, rankings: dict, params: dict, seed: int, device: str, *, level: int, keep: str) -> dict:
-    """The DiffROAR retrainings of one (ranking, k, keep): for each of ``diffroar.seeds`` seeds
-    (derived from the run seed, :func:`retrain_seeds`) a fresh model on the images keeping only
-    their ``keep`` (top / bottom) k pixels, k = ``diffroar.k[level]``; returns the seeds and the
-    per-seed, per-item test correctness ``[seeds, N]``.
-    A level beyond the configured list is idle (returns ``{"k": None}``)."""
+def retrain_on_masked(source: dict, params: dict, parallel: dict, seed: int, device: str, *rankings: dict) -> tuple:
+    """Every DiffROAR retraining, one job per (ranking, k, keep, seed) (:mod:`interpbench.parallel`):
+    a fresh model (seeded by the job's seed, :func:`retrain_seeds`) on the train images keeping
+    only their ``keep`` (top / bottom) k pixels by the ranking, scored on the masked test images.
+    Returns, per ranking in ``rankings``' order, ``[{"k", "keep", "seeds", "correct" [seeds, N]}, ...]``."""
     p = input_gradients_params(params)
-    if level >= len(p.diffroar.k):
-        log.info("DiffROAR slot k%d is idle: diffroar.k lists %d levels", level + 1, len(p.diffroar.k))
-        return {"k": None, "keep": keep}
-    k = p.diffroar.k[level]
-    pair = ig_slot_models(p, source["slot"])
     seeds = retrain_seeds(seed, p.diffroar.seeds)
+    jobs = {
+        f"{r['model']}/{r['method']}/{keep}-{k_label(k)}/seed{s}": {"ranking": i, "k": k, "keep": keep, "seed": s}
+        for i, r in enumerate(rankings) for k in p.diffroar.k for keep in KEEP for s in seeds
+    }
+    shared = {"source": source, "scores": [(r["train"], r["test"], f"DiffROAR {r['model']} {r['method']}")
+                                           for r in rankings],
+              "pair": ig_slot_models(p, source["slot"]), "cfg": p.diffroar.train, "fill": p.diffroar.fill,
+              "device": device, "mask_seed": seed}
+    done = run_jobs(diffroar_job, jobs, parse_parallel(parallel, "parallel"), shared=shared, threads=p.cpu_threads,
+                    desc="DiffROAR retrainings")
+    out = []
+    for i in range(len(rankings)):
+        levels = []
+        for k in p.diffroar.k:
+            for keep in KEEP:
+                correct = [done[key] for key, job in jobs.items() if (job["ranking"], job["k"], job["keep"]) == (i, k, keep)]
+                levels.append({"k": k, "keep": keep, "seeds": torch.tensor(seeds), "correct": torch.cat(correct)})
+        out.append(levels)
+    return tuple(out)
+
+
+def diffroar_job(source: dict, scores: list, pair, cfg, fill: str, device: str, mask_seed: int, *, ranking: int,
+                 k: float, keep: str, seed: int) -> torch.Tensor:
+    """One DiffROAR retraining (a fan-out job): correctness ``[1, N]`` of the model of ``seed``."""
+    scores_train, scores_test, desc = scores[ranking]
 
     def build(s: int):
         seed_everything(s)
         return build_for_data(pair, source["train"]["x"])
 
-    with cpu_threads(p.cpu_threads):
-        correct = retrain_masked(source["train"], source["test"], rankings["train"], rankings["test"], k=k, keep=keep,
-                                 build=build, cfg=p.diffroar.train, fill=p.diffroar.fill, device=resolve_device(device),
-                                 desc=f"DiffROAR {rankings['model']} {rankings['method']} {keep}-{k_label(k)}",
-                                 seeds=seeds, mask_seed=seed)
-    return {"k": k, "keep": keep, "seeds": torch.tensor(seeds), "correct": correct}
+    return retrain_masked(source["train"], source["test"], scores_train, scores_test, k=k, keep=keep, build=build,
+                          cfg=cfg, fill=fill, device=resolve_device(device), desc=f"{desc} {keep}-{k_label(k)}",
+                          seeds=[seed], mask_seed=mask_seed)
 
 
 def select_diffroar_source(params: dict, seed: int, *slot_data, slots: list[str]) -> dict:
@@ -203,16 +223,15 @@ def score_null_block_share(
     return results_table(rows)
 
 
-def score_diffroar(rankings: dict, params: dict, seed: int, *retrained: dict, study: str) -> pd.DataFrame:
+def score_diffroar(rankings: dict, retrained: list, params: dict, seed: int, *, study: str) -> pd.DataFrame:
     """acc_top, acc_bottom and DiffROAR(k) = acc_top - acc_bottom of one ranking (Shah et al. eq. 1):
     per retraining seed (``*_seed`` rows, interval over test items) and their mean over seeds with
     a 95% t-interval over seeds (see :func:`diffroar_rows`)."""
     p = input_gradients_params(params)
     levels: dict[float, dict] = {}
     for r in retrained:
-        if r["k"] is not None:
-            level = levels.setdefault(r["k"], {"k": r["k"], "seeds": [int(s) for s in r["seeds"]]})
-            level[r["keep"]] = r["correct"].numpy()
+        level = levels.setdefault(r["k"], {"k": r["k"], "seeds": [int(s) for s in r["seeds"]]})
+        level[r["keep"]] = r["correct"].numpy()
     rows = diffroar_rows(list(levels.values()), seed=seed, n_boot=p.n_boot, study=study, dataset=rankings["dataset"],
                          model=rankings["model"], method=rankings["method"])
     return results_table(rows)

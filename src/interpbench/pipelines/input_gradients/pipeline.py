@@ -9,9 +9,10 @@ Structure (the parameters in ``conf/base/parameters_input_gradients.yml`` config
   maps of the test images and, on the BlockMNIST slots, their share of top-k pixels in the null block;
 - DiffROAR (``input_gradients.diffroar``) on the slot named by ``diffroar.data`` (the colour
   images by default): one ranking per model (``standard``, ``robust``) plus a model-free ``random``
-  ranking, and one retraining node per ranking x k level x top/bottom
-  (``diffroar.<ranking>.k<i>.retrain_<keep>``), all independent; each retrains ``diffroar.seeds``
-  fresh models in a loop (one per seed), so the graph does not grow with the seeds.
+  ranking, and one node (``diffroar.retrain_on_masked``) that sends every retraining, one
+  independent seeded job per ranking x k level x top/bottom x seed, to the ``parallel`` backend
+  (:mod:`interpbench.parallel`: in the Kedro process, or on a Dask cluster), so the graph does not
+  grow with the levels and seeds.
 """
 
 import functools
@@ -38,13 +39,12 @@ from interpbench.pipelines.input_gradients.nodes import (
     train_standard_model,
     write_input_gradients_report,
 )
-from interpbench.protocols.input_gradients import MAX_K_LEVELS, RANDOM, VARIANTS
+from interpbench.protocols.input_gradients import RANDOM, VARIANTS
 
 STUDY = "input_gradients"
 #: data slot -> BlockMNIST signal position (None: the colour-image slot `rgb`).
 SLOTS = {"blockmnist": "random", "blockmnist_top": "top", "rgb": None}
 RANKINGS = (*VARIANTS, RANDOM)
-KEEP = ("top", "bottom")
 #: The study's parameter sub-keys; each node receives only those it uses (see ``_uses``).
 KEYS = ("data", "models", "explanation", "null_block_share", "diffroar", "n_boot", "report", "cpu_threads")
 
@@ -112,20 +112,12 @@ def _ranking(ranking: str) -> Pipeline:
     states = [] if ranking == RANDOM else [f"{s}_{ranking}_state" for s in SLOTS]
     rank, p_rank = _uses(compute_diffroar_rankings, 1, "models", "explanation", "diffroar", "cpu_threads",
                          ranking=ranking, slots=list(SLOTS))
-    nodes = [Node(rank, ["source", *p_rank, *run, *states], "rankings", name="compute_rankings", tags=["explanation"])]
-    levels = []
-    for i in range(MAX_K_LEVELS):
-        # Retraining on masked data scores the ranking: it is evaluation, not training.
-        retrain = []
-        for keep in KEEP:
-            fn, ps = _uses(retrain_on_masked, 2, "models", "diffroar", "cpu_threads", level=i, keep=keep)
-            retrain.append(Node(fn, ["source", "rankings", *ps, *run], f"{keep}_correct", name=f"retrain_{keep}",
-                                tags=["evaluation"]))
-        nodes.append(Pipeline(retrain, namespace=f"k{i + 1}", inputs={"source", "rankings"}, parameters=_params(retrain)))
-        levels += [f"k{i + 1}.{keep}_correct" for keep in KEEP]
-    score, p_score = _uses(score_diffroar, 1, "n_boot", study=STUDY)
-    nodes.append(Node(score, ["rankings", *p_score, "params:seed", *levels], "results", name="score_diffroar",
-                      tags=["evaluation"]))
+    score, p_score = _uses(score_diffroar, 2, "n_boot", study=STUDY)
+    nodes = [
+        Node(rank, ["source", *p_rank, *run, *states], "rankings", name="compute_rankings", tags=["explanation"]),
+        Node(score, ["rankings", "retrained", *p_score, "params:seed"], "results", name="score_diffroar",
+             tags=["evaluation"]),
+    ]
     return Pipeline(nodes, namespace=ranking, inputs={"source", *states}, parameters=_params(nodes))
 
 
@@ -134,8 +126,13 @@ def _diffroar() -> Pipeline:
     select, p_select = _uses(select_diffroar_source, 0, "data", "diffroar", slots=list(SLOTS))
     select = Node(select, [*p_select, "params:seed", *per_slot], "source", name="select_source",
                   tags=["data_engineering"])
+    # Retraining on masked data scores the rankings: it is evaluation, not training.
+    retrain, p_retrain = _uses(retrain_on_masked, 1, "models", "diffroar", "cpu_threads")
+    retrain = Node(retrain, ["source", *p_retrain, "params:parallel", "params:seed", "params:device",
+                             *(f"{r}.rankings" for r in RANKINGS)], [f"{r}.retrained" for r in RANKINGS],
+                   name="retrain_on_masked", tags=["evaluation"])
     states = {f"{s}_{v}_state": f"{s}.{v}_state" for s in SLOTS for v in VARIANTS}
-    parts = [select, *(_ranking(r) for r in RANKINGS)]
+    parts = [select, retrain, *(_ranking(r) for r in RANKINGS)]
     return Pipeline(parts, namespace="diffroar", inputs={**{n: n for n in per_slot}, **states},
                     parameters=_params(parts))
 

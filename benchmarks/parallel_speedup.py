@@ -1,0 +1,69 @@
+"""Fan-out speedup: the embedded default's DiffROAR retraining jobs, sequential vs a Dask
+LocalCluster (``interpbench.parallel``), with a check that both give identical results.
+
+Reads the DiffROAR source and rankings the last ``kedro run --pipelines input_gradients`` saved
+(run it first). Usage::
+
+    python benchmarks/parallel_speedup.py [--workers 2] [--jobs N]
+
+``--jobs`` keeps the first N jobs of the ranking x k x keep x seed grid (all by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "1")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per worker (and sequential)")
+    ap.add_argument("--rankings", default="random,standard,robust")
+    args = ap.parse_args()
+
+    import torch
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from interpbench.parallel import close_clusters
+    from interpbench.pipelines.input_gradients.nodes import retrain_on_masked
+
+    root = Path(__file__).resolve().parents[1]
+    bootstrap_project(root)
+    with KedroSession.create(project_path=root) as session:
+        catalog = session.load_context().catalog
+        try:
+            source = catalog.load("input_gradients.diffroar.source")
+            rankings = [catalog.load(f"input_gradients.diffroar.{r}.rankings") for r in args.rankings.split(",")]
+        except Exception as exc:
+            raise SystemExit(f"Run `kedro run --pipelines input_gradients` first ({exc}).") from None
+        params = catalog.load("params:input_gradients")
+    sub = {k: params[k] for k in ("models", "diffroar")}
+    sub["cpu_threads"] = args.threads
+    rows = []
+    results = {}
+    for name, parallel in (("sequential", {"backend": "sequential"}),
+                           (f"dask local {args.workers}x{args.threads}",
+                            {"backend": "dask", "address": "local", "n_workers": args.workers,
+                             "threads_per_worker": args.threads})):
+        t0 = time.perf_counter()
+        results[name] = retrain_on_masked(source, sub, parallel, 0, "cpu", *rankings)
+        took = time.perf_counter() - t0  # the LocalCluster's start is inside
+        rows.append((name, took))
+        close_clusters()
+    same = all(torch.equal(a["correct"], b["correct"]) for ra, rb in zip(*results.values()) for a, b in zip(ra, rb))
+    n_jobs = sum(len(r) for r in results["sequential"]) * len(results["sequential"][0][0]["seeds"]) // 1
+    print(f"\nDiffROAR retraining jobs of the embedded default ({n_jobs} jobs), {os.cpu_count()} cores")
+    print("| backend | wall s | speedup |\n|---|---|---|")
+    for name, took in rows:
+        print(f"| {name} | {took:.1f} | {rows[0][1] / took:.2f} |")
+    print(f"identical results: {same}")
+
+
+if __name__ == "__main__":
+    main()
