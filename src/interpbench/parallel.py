@@ -31,6 +31,7 @@ default).
 from __future__ import annotations
 
 import logging
+import pickle
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -117,10 +118,32 @@ def _call(fn: Callable[..., Any], kwargs: dict[str, Any], threads: int | None) -
         return fn(**kwargs)
 
 
+class _Pickled:
+    """A value sent with plain pickle. Dask serialises ``nn.Module`` attribute by attribute
+    (``register_generic``), which turns its hook dicts into plain dicts: ``register_forward_hook``
+    then fails on the worker ("cannot create weak reference to 'dict' object")."""
+
+    def __init__(self, value: Any) -> None:
+        self.data = pickle.dumps(value)
+
+    def load(self) -> Any:
+        return pickle.loads(self.data)
+
+
+def _wrap(values: Mapping[str, Any]) -> dict[str, Any]:
+    from torch import nn
+
+    return {k: _Pickled(v) if isinstance(v, nn.Module) else v for k, v in values.items()}
+
+
+def _unwrap(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v.load() if isinstance(v, _Pickled) else v for k, v in values.items()}
+
+
 def _worker_call(fn: Callable[..., Any], kwargs: dict[str, Any], threads: int | None, shared: dict[str, Any]) -> Any:
     """A job on a Dask worker: its traceback travels back as text (a worker's frames do not)."""
     try:
-        return _call(fn, {**shared, **kwargs}, threads)
+        return _call(fn, {**_unwrap(shared), **_unwrap(kwargs)}, threads)
     except Exception as exc:
         raise _RemoteJobFailure(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}") from None
 
@@ -134,10 +157,10 @@ def _run_dask(fn, jobs, shared, parallel: ParallelParams, desc) -> dict[str, Any
 
     client = dask_client(parallel)
     threads = parallel.threads_per_worker if parallel.address == "local" else None
-    shared_future = client.scatter(shared, broadcast=True) if shared else {}
+    shared_future = client.scatter(_wrap(shared), broadcast=True) if shared else {}
     futures = {}
     for key, kwargs in jobs.items():
-        futures[client.submit(_worker_call, fn, dict(kwargs), threads, shared_future,
+        futures[client.submit(_worker_call, fn, _wrap(kwargs), threads, shared_future,
                               resources=parallel.resources or None, pure=False)] = key
     out: dict[str, Any] = {}
     try:

@@ -31,6 +31,7 @@ from ..errors import ConfigError, NotApplicableError, unknown_name
 from ..judges.clip import check_clip_checkpoint
 from ..judges import ALL, Option, check_judge, choose_options, option_pool
 from ..metrics.results import bootstrap_ci, summarize
+from ..parallel import ParallelParams, run_jobs
 
 log = logging.getLogger(__name__)
 
@@ -119,53 +120,76 @@ def clean_subset(clean: dict, n: int, seed: int) -> tuple[torch.Tensor, torch.Te
 
 def synthesize_all(model: nn.Module, specs: list[TrojanSpec], s: SynthesisParams, *, clean_x: torch.Tensor,
                    clean_y: torch.Tensor, generator: nn.Module | None, patch_bank: torch.Tensor | None, image_size: int,
-                   seed: int, device) -> tuple[dict, pd.DataFrame]:
-    """Every method's ``n_images`` images for every trojan, resized to ``image_size``.
+                   seed: int, device, parallel: ParallelParams | None = None) -> tuple[dict, pd.DataFrame]:
+    """Every method's ``n_images`` images for every trojan, resized to ``image_size``: one job per
+    (trojan, method), seeded ``seed + 1000 * trojan index + method index``, run by ``parallel``
+    (:mod:`interpbench.parallel`; sequential by default, with ``s.cpu_threads`` torch threads).
 
     Returns the bundle ``{"x": [T·M·n, 3, S, S], "trojan": idx, "method": idx, "trojans", "methods",
     "skipped": {method: why}, "seconds": {method: s}, "not_evaluated": {trojan: why}}`` (a
-    class-universal trojan whose source class has no clean image is not evaluated) and the loss curves (trojan, method, step, loss).
+    class-universal trojan whose source class has no clean image is not evaluated; a method that
+    is not applicable is skipped from the first trojan it fails on) and the loss curves (trojan,
+    method, step, loss).
     """
-    from ..synthesis import SynthesisContext, synthesize
-
-    xs, t_idx, m_idx, losses, skipped = [], [], [], [], {}
-    seconds = {m: 0.0 for m in s.methods}
     untested = {}
     for spec in specs:
         if spec.source is not None and not bool((clean_y == spec.source).any()):
             untested[spec.name] = f"no clean image of its source class {spec.source} to synthesize from"
             log.warning("synthesis: trojan %s not evaluated: %s", spec.name, untested[spec.name])
     specs = [spec for spec in specs if spec.name not in untested]
+    jobs = {f"{spec.name}/{method}": {"method": method, "params": params, "target": spec.target, "source": spec.source,
+                                      "seed": seed + 1000 * ti + mi}
+            for ti, spec in enumerate(specs) for mi, (method, params) in enumerate(s.methods.items())}
+    shared = {"model": model.cpu(), "clean_x": clean_x, "clean_y": clean_y, "generator": generator,
+              "patch_bank": patch_bank, "image_size": image_size, "n_images": s.n_images, "device": str(device)}
+    done = run_jobs(synthesis_job, jobs, parallel or ParallelParams(), shared=shared, threads=s.cpu_threads,
+                    desc="feature synthesis")
+    xs, t_idx, m_idx, losses, skipped = [], [], [], [], {}
+    seconds = {m: 0.0 for m in s.methods}
     for ti, spec in enumerate(specs):
-        ctx = SynthesisContext(clean_images=clean_x, clean_labels=clean_y, generator=generator,
-                               patch_bank=patch_bank, source=spec.source)
-        for mi, (method, params) in enumerate(s.methods.items()):
+        for mi, method in enumerate(s.methods):
             if method in skipped:
                 continue
-            t0 = time.perf_counter()
-            try:
-                out = synthesize(method, model, spec.target, n_images=s.n_images, context=ctx,
-                                 seed=seed + 1000 * ti + mi, device=device, **params)
-            except NotApplicableError as exc:
-                skipped[method] = str(exc)
-                log.warning("synthesis %s skipped: %s", method, exc)
+            out = done[f"{spec.name}/{method}"]
+            if "skipped" in out:
+                skipped[method] = out["skipped"]
+                log.warning("synthesis %s skipped: %s", method, out["skipped"])
                 continue
-            seconds[method] += time.perf_counter() - t0
-            img = out.images.float().cpu()
-            if img.shape[-2:] != (image_size, image_size):
-                img = F.interpolate(img, size=(image_size, image_size), mode="bilinear", antialias=True,
-                                    align_corners=False).clamp(0, 1)
-            xs.append(img)
-            t_idx += [ti] * len(img)
-            m_idx += [mi] * len(img)
-            losses += [{"trojan": spec.name, "method": method, "step": k, "loss": float(v)} for k, v in enumerate(out.losses)]
-        log.info("synthesis: trojan %s (%s) done", spec.name, spec.kind)
+            seconds[method] += out["seconds"]
+            xs.append(out["images"])
+            t_idx += [ti] * len(out["images"])
+            m_idx += [mi] * len(out["images"])
+            losses += [{"trojan": spec.name, "method": method, "step": k, "loss": float(v)}
+                       for k, v in enumerate(out["losses"])]
     bundle = {"x": torch.cat(xs) if xs else torch.zeros(0, 3, image_size, image_size),
               "trojan": torch.tensor(t_idx, dtype=torch.int64), "method": torch.tensor(m_idx, dtype=torch.int64),
               "trojans": [sp.name for sp in specs], "kinds": [sp.kind for sp in specs],
               "triggers": [sp.trigger for sp in specs], "methods": list(s.methods), "skipped": skipped,
               "seconds": seconds, "not_evaluated": untested}
     return bundle, pd.DataFrame(losses, columns=["trojan", "method", "step", "loss"])
+
+
+def synthesis_job(model: nn.Module, clean_x: torch.Tensor, clean_y: torch.Tensor, generator: nn.Module | None,
+                  patch_bank: torch.Tensor | None, image_size: int, n_images: int, device: str, *, method: str,
+                  params: dict, target: int, source: int | None, seed: int) -> dict:
+    """One (trojan, method) synthesis (a fan-out job): ``{"images" [n, 3, S, S] on the CPU, "losses",
+    "seconds"}``, or ``{"skipped": why}`` when the method is not applicable."""
+    from ..synthesis import SynthesisContext, synthesize
+
+    ctx = SynthesisContext(clean_images=clean_x, clean_labels=clean_y, generator=generator, patch_bank=patch_bank,
+                           source=source)
+    t0 = time.perf_counter()
+    try:
+        out = synthesize(method, model.to(device), target, n_images=n_images, context=ctx, seed=seed, device=device,
+                         **params)
+    except NotApplicableError as exc:
+        return {"skipped": str(exc)}
+    took = time.perf_counter() - t0
+    img = out.images.float().cpu()
+    if img.shape[-2:] != (image_size, image_size):
+        img = F.interpolate(img, size=(image_size, image_size), mode="bilinear", antialias=True,
+                            align_corners=False).clamp(0, 1)
+    return {"images": img, "losses": [float(v) for v in out.losses], "seconds": took}
 
 
 # --------------------------------------------------------------------------- the multiple-choice test

@@ -82,7 +82,7 @@ def create_pipeline(**kwargs) -> Pipeline:
               "train_generator", "training"),
         _node(synthesize_triggers, ["trojaned.state", "generator.state", "clean_train_data", "clean_test_data"],
               ("data", "trojans", "model", "synthesis"), ["trojaned.synthesis", "synthesis_losses_results"],
-              "synthesize_triggers", "explanation"),
+              "synthesize_triggers", "explanation", run=[*RUN, "params:parallel"]),
         _node(judge_synthesis, ["trojaned.synthesis", "clean.state"], ("data", "model", "n_boot", "synthesis"),
               ["synthesis_results", "synthesis_choices_results"], "judge_synthesis", "evaluation", study=STUDY),
         _node(plot_synthesis, ["trojaned.synthesis"], ("report",), "synthesis_figure", "plot_synthesis", "reporting",

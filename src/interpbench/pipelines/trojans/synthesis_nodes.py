@@ -25,6 +25,7 @@ from interpbench.protocols.trojan_synthesis import (
 )
 from interpbench.protocols.trojans import dataset_label, model_label, not_evaluated_trojans, trojans_params
 from interpbench.reporting.synthesis_report import synthesis_grid, synthesis_losses_figure
+from interpbench.parallel import parse_parallel
 from interpbench.runtime import cpu_threads, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,10 @@ def train_synthesis_generator(clean_train: dict, clean_test: dict, params: dict,
 
 
 def synthesize_triggers(trojaned_state: dict, generator_state: dict, clean_train: dict, clean_test: dict,
-                        params: dict, seed: int, device: str) -> tuple[dict, pd.DataFrame]:
+                        params: dict, seed: int, device: str, parallel: dict) -> tuple[dict, pd.DataFrame]:
     """Every synthesis method's images for every trojan, from the trojaned model, the trojan's
-    target (and source) class and clean images; and the methods' loss curves."""
+    target (and source) class and clean images; and the methods' loss curves. One job per
+    (trojan, method), run by the ``parallel`` backend."""
     from interpbench.synthesis import PatchGenerator
 
     p = trojans_params(params)
@@ -75,11 +77,9 @@ def synthesize_triggers(trojaned_state: dict, generator_state: dict, clean_train
         gen = PatchGenerator(**{k: s.generator[k] for k in ("size", "width") if k in s.generator})
         gen.load_state_dict(generator_state)
         gen = gen.eval()
-    model = build_trojan_model(p, pool["x"], trojaned_state).to(dev)
-    with cpu_threads(s.cpu_threads):
-        bundle, losses = synthesize_all(model, specs, s, clean_x=clean_x, clean_y=clean_y, generator=gen,
-                                        patch_bank=bank, image_size=size, seed=seed, device=dev)
-    return bundle, losses
+    model = build_trojan_model(p, pool["x"], trojaned_state)
+    return synthesize_all(model, specs, s, clean_x=clean_x, clean_y=clean_y, generator=gen, patch_bank=bank,
+                          image_size=size, seed=seed, device=dev, parallel=parse_parallel(parallel, "parallel"))
 
 
 def judge_synthesis(synthesis: dict, clean_state: dict, params: dict, seed: int, device: str, *, study: str
