@@ -12,6 +12,7 @@ from kedro.framework.project import configure_project
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from interpbench.pipelines.scorecard.pipeline import study_packages
 from interpbench.reporting.scorecard import studies
 from tests.conftest import make_project_copy
 from tests.reporting.test_index_page import PNG, assert_every_image_resolves
@@ -31,8 +32,10 @@ def test_default_run_builds_the_scorecard_and_index_after_every_study():
     pipes = _pipelines()
     default = pipes["__default__"]
     nodes = {n.name: n for n in default.nodes}
-    assert {f"{s}.results" for s in studies()} <= set(nodes["scorecard.build_scorecard"].inputs)
-    assert {f"{s}.report" for s in studies()} <= set(nodes["scorecard.write_index_page"].inputs)
+    every_study = {n.namespace.split(".")[0] for n in default.nodes if n.namespace} - {"scorecard"}
+    assert set(study_packages()) == every_study and set(studies()) <= every_study
+    assert {f"{s}.results" for s in every_study} <= set(nodes["scorecard.build_scorecard"].inputs)
+    assert {f"{s}.report" for s in every_study} <= set(nodes["scorecard.write_index_page"].inputs)
     # the sequential runner's order: the index page last, after every study's figures and reports
     groups = default.grouped_nodes
     assert [n.name for n in groups[-1]] == ["scorecard.write_index_page"]
