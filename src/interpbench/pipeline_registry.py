@@ -2,9 +2,12 @@
 
 ``find_pipelines`` discovers the study packages under ``pipelines/``; :mod:`.pipelines.views`
 builds the stage views from the studies' stage tags. Adding a study adds a package, nothing here.
+A package that also defines ``create_view()`` (the scorecard) registers that as its own view.
 """
 
 from __future__ import annotations
+
+import importlib
 
 from kedro.framework import project
 from kedro.framework.project import find_pipelines
@@ -23,4 +26,9 @@ def register_pipelines() -> dict[str, Pipeline]:
     finally:
         project.pipelines._requested_pipelines = requested
     studies.pop("__default__", None)
-    return build_views(studies)
+    own_views = {}
+    for name in studies:
+        module = importlib.import_module(f"{__package__}.pipelines.{name}")
+        if hasattr(module, "create_view"):
+            own_views[name] = module.create_view()
+    return build_views(studies, own_views)

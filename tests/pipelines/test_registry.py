@@ -3,6 +3,7 @@ from kedro.framework.project import configure_project
 from interpbench.pipelines.views import STAGES
 
 STUDIES = ("zoo", "sanity_checks", "input_gradients", "trojans", "neuron_robustness")
+REPORTING = ("scorecard",)  # packages that only report across the studies
 
 
 def _pipelines():
@@ -14,8 +15,8 @@ def _pipelines():
 
 def test_stages_studies_and_default_are_registered():
     pipes = _pipelines()
-    assert set(STAGES) | set(STUDIES) | {"__default__"} <= set(pipes)
-    for name in (*STAGES, *STUDIES):
+    assert set(STAGES) | set(STUDIES) | set(REPORTING) | {"__default__"} <= set(pipes)
+    for name in (*STAGES, *STUDIES, *REPORTING):
         assert pipes[name].nodes, f"pipeline {name} is empty"
 
 
@@ -34,14 +35,14 @@ def test_study_pipeline_includes_its_shared_inputs():
 
 
 def test_studies_are_discovered_not_listed():
-    """Every package under pipelines/ is a study view; nothing else is registered besides the
-    stages and __default__."""
+    """Every package under pipelines/ is a view (the studies and the scorecard); nothing else is
+    registered besides the stages and __default__."""
     import importlib.resources
 
     pipes = _pipelines()
     packages = {p.name for p in importlib.resources.files("interpbench.pipelines").iterdir()
                 if p.is_dir() and (p / "pipeline.py").is_file()}
-    assert packages == set(STUDIES)
+    assert packages == set(STUDIES) | set(REPORTING)
     assert set(pipes) == packages | set(STAGES) | {"__default__"}
 
 
@@ -56,6 +57,6 @@ def test_every_node_has_one_stage_and_its_study_tag():
 def test_nodes_receive_the_parameter_sub_keys_they_use():
     """No node reads a whole study mapping (``params:<study>``); kedro-viz shows what each reads."""
     pipes = _pipelines()
-    whole = {f"params:{s}" for s in STUDIES}
+    whole = {f"params:{s}" for s in (*STUDIES, *REPORTING)}
     for node in pipes["__default__"].nodes:
         assert not set(node.inputs) & whole, (node.name, node.inputs)

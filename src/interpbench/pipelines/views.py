@@ -6,6 +6,9 @@ studies by hand). A study's view is its own nodes plus every node upstream of th
 data in :mod:`.shared_data`, other studies' trained models). A *stage* view is every node tagged
 with that stage; the stages run in :data:`STAGES` order, each reading only what the earlier ones
 saved in the catalog.
+
+A package may register its own view instead (``own_views``): the scorecard's reads the studies'
+latest saved tables rather than running every study upstream of it.
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ from interpbench.pipelines.shared_data import shared_data_pipeline
 STAGES = ("data_engineering", "training", "explanation", "evaluation", "reporting")
 
 
-def build_views(studies: dict[str, Pipeline]) -> dict[str, Pipeline]:
-    """``{study: view, stage: view, "__default__": everything}`` from the studies' own nodes."""
+def build_views(studies: dict[str, Pipeline], own_views: dict[str, Pipeline] | None = None) -> dict[str, Pipeline]:
+    """``{study: view, stage: view, "__default__": everything}`` from the studies' own nodes; a
+    study in ``own_views`` gets that view instead of its nodes plus everything upstream."""
     everything = sum(studies.values(), shared_data_pipeline())
     untagged = [n.name for n in everything.nodes if not n.tags & set(STAGES)]
     if untagged:
         raise ValueError(f"nodes without a stage tag ({', '.join(STAGES)}): {', '.join(sorted(untagged))}")
-    views = {name: everything.to_nodes(*(n.name for n in own.nodes)) for name, own in studies.items()}
+    own_views = own_views or {}
+    views = {name: own_views.get(name) or everything.to_nodes(*(n.name for n in own.nodes))
+             for name, own in studies.items()}
     views.update({stage: everything.only_nodes_with_tags(stage) for stage in STAGES})
     views["__default__"] = everything
     return views
