@@ -65,14 +65,19 @@ TINY_PARAMETERS = {
 
 
 def make_project_copy(dest: Path, parameters: dict | None = None) -> Path:
-    """Copy conf/, pyproject.toml and .telemetry into ``dest`` (the package is installed); write ``parameters`` to conf/local."""
+    """Copy conf/, pyproject.toml and .telemetry into ``dest`` (the package is installed); write ``parameters`` to conf/local.
+
+    Every environment of the copy runs its fan-out jobs sequentially (``parallel.backend``), in the
+    test process: CI does not start Dask clusters, except where a test asks for one."""
     for name in ("pyproject.toml", ".telemetry"):
         shutil.copy(ROOT / name, dest / name)
     (dest / "src").mkdir()  # the package itself is imported from the installed project
     shutil.copytree(ROOT / "conf", dest / "conf", ignore=shutil.ignore_patterns("local"))
     (dest / "conf" / "local").mkdir()
-    if parameters:
-        (dest / "conf" / "local" / "parameters.yml").write_text(yaml.safe_dump(parameters))
+    sequential = {"parallel": {"backend": "sequential"}}
+    (dest / "conf" / "local" / "parameters.yml").write_text(yaml.safe_dump({**sequential, **(parameters or {})}))
+    for env in (p for p in (dest / "conf").iterdir() if p.is_dir() and p.name not in ("base", "local")):
+        (env / "parameters_tests.yml").write_text(yaml.safe_dump(sequential))
     # An absolute tracking URI: MLflow caches its store per URI string for the whole process, so
     # the project's relative ``sqlite:///mlflow.db`` would keep pointing at the first copy's file.
     uri = f"sqlite:///{(dest / 'mlflow.db').resolve()}"
