@@ -45,7 +45,7 @@ def test_base_and_gpu_parameters_parse():
     "override, message",
     [
         ({"null_block_share": {"k": [0.05, 0]}}, r"input_gradients\.null_block_share\.k: every k"),
-        ({"diffroar": {"k": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]}}, r"input_gradients\.diffroar\.k: at most 5 levels"),
+        ({"diffroar": {"k": [0.1, 0.1]}}, r"input_gradients\.diffroar\.k: the fractions must be distinct"),
         ({"diffroar": {"data": "mnist"}}, r"input_gradients\.diffroar\.data: expected one of"),
         ({"diffroar": {"k_levels": [0.1]}}, r"input_gradients\.diffroar: unknown parameter 'k_levels'"),
         ({"models": {"blockmnist": {"attack": {"norm": "l1"}}}}, r"input_gradients\.models\.blockmnist\.attack\.norm"),
