@@ -101,7 +101,7 @@ def test_parallel_runner_is_refused_with_what_to_use_instead():
     class SharedMemoryDataCatalog:  # what Kedro builds for ParallelRunner
         pass
 
-    with pytest.raises(ConfigError, match=r"ParallelRunner is not supported.*backend: dask"):
+    with pytest.raises(ConfigError, match=r"ParallelRunner is not supported.*default runner.*`parallel` parameters"):
         ParallelHooks().before_pipeline_run({"runner": "<kedro.runner.ParallelRunner object>"}, None, object())
     with pytest.raises(ConfigError, match="ParallelRunner"):
         ParallelHooks().before_pipeline_run({"runner": None}, None, SharedMemoryDataCatalog())

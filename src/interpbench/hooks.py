@@ -80,9 +80,9 @@ class ParallelHooks:
             raise ConfigError(
                 "--runner ParallelRunner is not supported: it pickles every dataset, and kedro-mlflow's artifact "
                 "datasets (figures, reports) cannot be pickled (Galileo-Galilei/kedro-mlflow#689). Run with the "
-                "default runner; the expensive fan-outs (DiffROAR retrainings, feature synthesis) use more cores "
-                "or machines through `parallel: {backend: dask, address: local, n_workers: 2}` in "
-                "conf/<env>/parameters.yml (README: Running on a cluster)."
+                "default runner: the expensive fan-outs (DiffROAR retrainings, feature synthesis) use more cores "
+                "or machines through the `parallel` parameters (conf/base/parameters.yml: a 2-worker Dask "
+                "LocalCluster by default, or a scheduler address; README: Running on a cluster)."
             )
 
     @hook_impl
