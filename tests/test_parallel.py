@@ -106,3 +106,24 @@ def test_parallel_runner_is_refused_with_what_to_use_instead():
     with pytest.raises(ConfigError, match="ParallelRunner"):
         ParallelHooks().before_pipeline_run({"runner": None}, None, SharedMemoryDataCatalog())
     ParallelHooks().before_pipeline_run({"runner": "SequentialRunner"}, None, object())  # no error
+
+
+@pytest.mark.timeout(120)
+def test_a_job_whose_worker_dies_is_run_again(cluster, tmp_path):
+    # The job (a script the workers can run by path: test functions cannot travel, see above)
+    # kills its worker process the first time; the nanny restarts the worker and the scheduler
+    # re-runs the job (distributed.scheduler.allowed-failures).
+    marker = tmp_path / "died-once"
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import os, pathlib\n"
+        f"marker = pathlib.Path({str(marker)!r})\n"
+        "if not marker.exists():\n"
+        "    marker.touch()\n"
+        "    os._exit(1)\n"
+        "globals().clear()\n"  # run_path returns the script's globals: nothing to send back
+    )
+    import runpy
+
+    out = run_jobs(runpy.run_path, {"survivor": {"path_name": str(script)}}, cluster, desc="retry")
+    assert out == {"survivor": {}} and marker.exists()
