@@ -127,3 +127,19 @@ def test_a_job_whose_worker_dies_is_run_again(cluster, tmp_path):
 
     out = run_jobs(runpy.run_path, {"survivor": {"path_name": str(script)}}, cluster, desc="retry")
     assert out == {"survivor": {}} and marker.exists()
+
+
+@pytest.mark.timeout(120)
+def test_jobs_go_to_a_running_cluster_by_address_and_ask_for_its_resources():
+    from distributed import LocalCluster
+
+    # An already running cluster (as `dask scheduler` + `dask worker --resources GPU=1` would be).
+    with LocalCluster(n_workers=1, threads_per_worker=1, resources={"GPU": 1}, dashboard_address=None,
+                      silence_logs=40) as running:
+        parallel = parse_parallel({"backend": "dask", "address": running.scheduler_address, "resources": {"GPU": 1}})
+        try:
+            out = run_jobs(check_fractions, JOBS, parallel, shared={"where": "k"})
+        finally:
+            close_clusters()  # closes the client only: the cluster is not ours
+        assert out == run_jobs(check_fractions, JOBS, ParallelParams(), shared={"where": "k"})
+        assert len(running.scheduler_info["workers"]) == 1  # still running
