@@ -34,7 +34,17 @@ jobs (a 2-thread pass can be several times slower than a 1-thread one); ``--thre
 gives steadier numbers.
 
     python benchmarks/sanity_randomization_cost.py [--quick] [--threads N] [--repeats 3]
-        [--compare-repeats 3] [--n-images 100] [--n-train 2000] [--no-quantus]
+        [--compare-repeats 3] [--n-images 100] [--n-train 2000] [--no-quantus] [--table3-only]
+
+Table 3, the protocol per method against Quantus 0.6 ``MPRT``: for each configured method that
+``quantus.explain`` also has (saliency as |gradient|, input x gradient, integrated gradients at
+Quantus' fixed 10 trapezoid steps on both sides, GradCAM and Guided GradCAM on ``conv2``), our
+maps at every step of cascading and independent randomization (the study's ``original_maps``, then
+``randomization_maps`` per mode) scored with ``spearman_abs`` and ``ssim``, against four Quantus
+``MPRT`` runs (``top_down`` and ``independent`` x ``correlation_spearman`` and ``ssim``, abs,
+normalised); one timed run of each after a warm-up; the ratio Quantus / ours per method and for
+those methods together. HOG has no Quantus counterpart; SmoothGrad, VarGrad, Guided Backprop and
+IG-SmoothGrad are not in ``quantus.explain``.
 """
 
 from __future__ import annotations
@@ -186,6 +196,79 @@ def table1(model, x, methods: dict, metrics: list[str], n_boot: int, seed: int, 
           f"{statistics.median(rows_t):>15.3f}   (4 metrics + bootstrap, n_boot={n_boot})")
 
 
+#: Our method -> (its name in quantus.explain, our parameters made equal to Quantus' fixed ones,
+#: quantus.explain's extra arguments). SmoothGrad, VarGrad, Guided Backprop and IG-SmoothGrad have
+#: no counterpart in quantus.explain 0.6. Quantus' IG is fixed at 10 trapezoid steps.
+QUANTUS_METHODS = {
+    "saliency": ("Saliency", {"absolute": True}, {}),
+    "input_x_gradient": ("InputXGradient", {}, {}),
+    "integrated_gradients": ("IntegratedGradients", {"n_steps": 10, "integration": "riemann_trapezoid"}, {}),
+    "gradcam": ("LayerGradCam", {}, {"gc_layer": "model.conv2", "interpolate": (28, 28)}),
+    "guided_gradcam": ("GuidedGradCam", {}, {"gc_layer": "model.conv2"}),
+}
+QUANTUS_ORDER = {"cascading": "top_down", "independent": "independent"}
+
+
+def table3(model, x, methods: dict, seed: int) -> None:
+    """The protocol per method vs Quantus' MPRT, both randomization modes, Spearman (abs) and SSIM."""
+    try:
+        import quantus
+    except ImportError:
+        print("\nTable 3 skipped: pip install quantus==0.6.0")
+        return
+    from quantus.functions.similarity_func import correlation_spearman, ssim as _ssim
+
+    def quantus_ssim(a, b, batched=False, **kwargs):
+        # Quantus 0.6's batched ssim returns a list, on which MPRT then calls .tolist(): same values, as an array.
+        return np.asarray(_ssim(a, b, batched=batched, **kwargs))
+
+    from interpbench.protocols.sanity_checks import original_maps, randomization_maps
+
+    with torch.no_grad():
+        target = model(x).argmax(1)
+    x_np, y_np = x.numpy(), target.numpy()
+    common = [m for m in methods if m in QUANTUS_METHODS]
+    print(f"\nTable 3. Per method: maps at every step of both randomization modes + Spearman (abs) and SSIM "
+          f"to the original, ours (the study's original_maps + randomization_maps: steps 0 and 1 shared by the modes) "
+          f"vs Quantus 0.6 MPRT (one MPRT per mode and similarity function), "
+          f"{len(x)} images, torch threads {torch.get_num_threads()}, one timed run after a warm-up. "
+          f"Not in quantus.explain: {', '.join(m for m in methods if m not in QUANTUS_METHODS) or 'none'}.")
+    print(f"{'method':<22}{'ours s':>8}{'quantus s':>11}{'ratio':>7}")
+    total_ours = total_theirs = 0.0
+    for method in common:
+        name, ours_params, explain_kwargs = QUANTUS_METHODS[method]
+        params = {**methods[method], **ours_params}
+        sims = [SIMILARITY_METRICS["spearman_abs"], SIMILARITY_METRICS["ssim"]]
+
+        def ours():  # as the study runs: steps 0 and 1 computed once for both modes
+            original = original_maps(model, x, {method: params}, seed, first_step=True)
+            for mode in QUANTUS_ORDER:
+                bundle = randomization_maps(model, x, {method: params}, mode, seed, original=original)
+                maps = bundle["maps"][:, 0].numpy()
+                for sim in sims:
+                    prepared = sim.prepare(maps[0])
+                    [sim.against(prepared, m) for m in maps[1:]]
+
+        def theirs():
+            for order in QUANTUS_ORDER.values():
+                for func in (correlation_spearman, quantus_ssim):
+                    metric = quantus.MPRT(layer_order=order, similarity_func=func, abs=True, normalise=True, seed=seed,
+                                          disable_warnings=True, display_progressbar=False)
+                    with torch.random.fork_rng():
+                        metric(model=copy.deepcopy(model), x_batch=x_np, y_batch=y_np, a_batch=None,
+                               explain_func=quantus.explain, explain_func_kwargs={"method": name, **explain_kwargs},
+                               device="cpu", batch_size=len(x_np))
+
+        ours(), theirs()  # warm-up
+        t_ours, _ = timed(ours)
+        t_theirs, _ = timed(theirs)
+        total_ours += t_ours
+        total_theirs += t_theirs
+        print(f"{method:<22}{t_ours:>8.2f}{t_theirs:>11.2f}{t_theirs / t_ours:>7.2f}")
+    if common:
+        print(f"{'whole (these methods)':<22}{total_ours:>8.2f}{total_theirs:>11.2f}{total_theirs / total_ours:>7.2f}")
+
+
 def table2(model, x, saliency_params: dict, seed: int, repeats: int) -> None:
     print(f"\nTable 2. Gradient maps at every cascading step + Spearman to the original, {len(x)} images, "
           f"torch threads {torch.get_num_threads()}, median of {repeats} repeat(s)")
@@ -278,9 +361,12 @@ def main(args: argparse.Namespace) -> None:
     print(f"methods ({CONFIG.relative_to(ROOT)}): "
           + ", ".join(f"{m}{p if p else ''}" for m, p in methods.items()))
     ref_start = reference_pass(model, x)
-    table1(model, x, methods, metrics, int(cfg.get("n_boot", 1000)), seed, repeats)
+    if not args.table3_only:
+        table1(model, x, methods, metrics, int(cfg.get("n_boot", 1000)), seed, repeats)
     if not args.no_quantus:
-        table2(model, x, methods.get("saliency", {}), seed, compare_repeats)
+        if not args.table3_only:
+            table2(model, x, methods.get("saliency", {}), seed, compare_repeats)
+        table3(model, x, methods, seed)
     load = os.getloadavg()
     print(f"\nwall time {time.perf_counter() - start:.0f} s; load average (1, 5, 15 min) at the end: "
           f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} on {os.cpu_count()} CPUs; one forward+backward pass "
@@ -298,7 +384,8 @@ if __name__ == "__main__":
     parser.add_argument("--n-images", type=int, default=None, help="images explained (default: the config's)")
     parser.add_argument("--n-train", type=int, default=None, help="training digits (default 2000)")
     parser.add_argument("--quick", action="store_true", help="20 images, 1,000 training digits, 1 repeat per table")
-    parser.add_argument("--no-quantus", action="store_true", help="skip Table 2")
+    parser.add_argument("--no-quantus", action="store_true", help="skip Tables 2 and 3")
+    parser.add_argument("--table3-only", action="store_true", help="only Table 3 (per method vs Quantus MPRT)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
