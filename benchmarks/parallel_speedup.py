@@ -30,7 +30,7 @@ def main() -> None:
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    from interpbench.parallel import close_clusters
+    from interpbench.parallel import close_clusters, dask_client, parse_parallel
     from interpbench.pipelines.input_gradients.nodes import retrain_on_masked
 
     root = Path(__file__).resolve().parents[1]
@@ -45,8 +45,6 @@ def main() -> None:
         params = catalog.load("params:input_gradients")
     sub = {k: params[k] for k in ("models", "diffroar")}
     sub["cpu_threads"] = args.threads
-    from interpbench.parallel import dask_client, parse_parallel
-
     local = {"backend": "dask", "address": "local", "n_workers": args.workers, "threads_per_worker": args.threads}
     t0 = time.perf_counter()
     sequential = retrain_on_masked(source, sub, {"backend": "sequential"}, 0, "cpu", *rankings)

@@ -106,25 +106,23 @@ def retrain_on_masked(source: dict, params: dict, parallel: dict, seed: int, dev
     Returns, per ranking in ``rankings``' order, ``[{"k", "keep", "seeds", "correct" [seeds, N]}, ...]``."""
     p = input_gradients_params(params)
     seeds = retrain_seeds(seed, p.diffroar.seeds)
-    jobs = {
-        f"{r['model']}/{r['method']}/{keep}-{k_label(k)}/seed{s}": {"ranking": i, "k": k, "keep": keep, "seed": s}
-        for i, r in enumerate(rankings) for k in p.diffroar.k for keep in KEEP for s in seeds
-    }
+    grid = [(i, k, keep, s) for i in range(len(rankings)) for k in p.diffroar.k for keep in KEEP for s in seeds]
+    jobs = {_job_key(rankings[i], k, keep, s): {"ranking": i, "k": k, "keep": keep, "seed": s} for i, k, keep, s in grid}
     shared = {"source": source, "scores": [(r["train"], r["test"], f"DiffROAR {r['model']} {r['method']}")
                                            for r in rankings],
               "pair": ig_slot_models(p, source["slot"]), "cfg": p.diffroar.train, "fill": p.diffroar.fill,
               "device": device, "mask_seed": seed}
     done = run_jobs(diffroar_job, jobs, parse_parallel(parallel, "parallel"), shared=shared, threads=p.cpu_threads,
                     desc="DiffROAR retrainings")
-    out = []
-    for i in range(len(rankings)):
-        levels = []
-        for k in p.diffroar.k:
-            for keep in KEEP:
-                correct = [done[key] for key, job in jobs.items() if (job["ranking"], job["k"], job["keep"]) == (i, k, keep)]
-                levels.append({"k": k, "keep": keep, "seeds": torch.tensor(seeds), "correct": torch.cat(correct)})
-        out.append(levels)
-    return tuple(out)
+    return tuple(
+        [{"k": k, "keep": keep, "seeds": torch.tensor(seeds),
+          "correct": torch.cat([done[_job_key(r, k, keep, s)] for s in seeds])} for k in p.diffroar.k for keep in KEEP]
+        for r in rankings
+    )
+
+
+def _job_key(ranking: dict, k: float, keep: str, seed: int) -> str:
+    return f"{ranking['model']}/{ranking['method']}/{keep}-{k_label(k)}/seed{seed}"
 
 
 def diffroar_job(source: dict, scores: list, pair, cfg, fill: str, device: str, mask_seed: int, *, ranking: int,
