@@ -34,8 +34,7 @@ import logging
 import pickle
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -237,23 +236,12 @@ def close_clusters() -> None:
         _clusters.clear()
 
 
-@contextmanager
-def clusters_closed() -> Iterator[None]:
-    """Close this process's clusters on exit (for scripts and tests; Kedro runs use the hooks)."""
-    try:
-        yield
-    finally:
-        close_clusters()
-
-
 def parse_parallel(raw: Any, where: str = "parallel") -> ParallelParams:
     """``parallel`` parameters, strictly parsed (unknown keys and bad values name the key)."""
     from .config import parse
     from .errors import ConfigError
 
     params = parse(ParallelParams, raw, where)
-    if params.backend == "sequential" and raw and any(k in raw for k in ("address", "n_workers", "threads_per_worker")):
-        log.info("%s: backend is sequential; address, n_workers and threads_per_worker are not used", where)
     if not isinstance(params.address, str) or not params.address:
         raise ConfigError(f"{where}.address: expected 'local' or a scheduler address like tcp://host:8786.")
     return params
