@@ -17,6 +17,7 @@ from interpbench.pipelines.input_gradients.nodes import retrain_on_masked
 from interpbench.protocols.input_gradients import check_fractions
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.timeout(300)  # a Dask hang fails the test instead of stalling the suite
 LOCAL2 = ParallelParams(backend="dask", address="local", n_workers=2, threads_per_worker=1)
 
 

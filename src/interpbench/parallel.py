@@ -156,7 +156,10 @@ def _run_dask(fn, jobs, shared, parallel: ParallelParams, desc) -> dict[str, Any
 
     client = dask_client(parallel)
     threads = parallel.threads_per_worker if parallel.address == "local" else None
-    shared_future = client.scatter(_wrap(shared), broadcast=True) if shared else {}
+    # hash=False: unique keys. Content-hashed keys make a value scattered again (the same tiny
+    # argument in a later fan-out) race the scheduler's release of its previous copy, and the
+    # scatter can then wait forever.
+    shared_future = client.scatter(_wrap(shared), broadcast=True, hash=False) if shared else {}
     futures = {}
     for key, kwargs in jobs.items():
         futures[client.submit(_worker_call, fn, _wrap(kwargs), threads, shared_future,
