@@ -133,6 +133,24 @@ def shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- textures
 
 
+def main_shape_mask(shape_ids, centers, radii, image_size: int) -> torch.Tensor:
+    """Bool ``[N, S, S]``: shape class ``shape_ids[i]`` drawn where image ``i``'s main object is
+    (``centers``/``radii`` as :func:`generate_scenes` returns them), e.g. the *target* class's
+    shape at the place of the source object, for how much a perturbation draws it."""
+    ids = np.asarray(shape_ids, dtype=np.int64)
+    c = np.asarray(centers, dtype=np.float64)
+    r = np.asarray(radii, dtype=np.float64)
+    grid = np.arange(image_size, dtype=np.float64)
+    gy, gx = np.meshgrid(grid, grid, indexing="ij")
+    u = (gx + 0.5 - c[:, 0, None, None]) / r[:, None, None]
+    v = (gy + 0.5 - c[:, 1, None, None]) / r[:, None, None]
+    mask = np.zeros((len(ids), image_size, image_size), dtype=bool)
+    for k in np.unique(ids):
+        idx = np.flatnonzero(ids == k)
+        mask[idx] = shape_mask(SHAPES[int(k)], u[idx], v[idx])
+    return torch.from_numpy(mask)
+
+
 def _pattern(texture: int, xs: np.ndarray, ys: np.ndarray, orient: np.ndarray, period: int) -> np.ndarray:
     """Where texture ``texture`` darkens the object; xs, ys are phase-shifted integer pixel grids."""
     name = TEXTURES[texture]
@@ -206,7 +224,8 @@ def generate_scenes(
     ``object_mask`` int64 [N, S, S] (0 background, k + 1 where an object of shape k is visible),
     ``color_mask`` / ``texture_mask`` int64 [N, S, S] (index into COLORS / TEXTURES, -1 on the
     background), ``main_mask`` bool [N, S, S] (pixels of the main object), per-image ``main_color``, ``main_texture``, ``background`` (index into
-    BACKGROUNDS), ``cooccur_shape`` (-1 when none) as int64 [N], and the name lists ``classes``,
+    BACKGROUNDS), ``cooccur_shape`` (-1 when none) as int64 [N], the main object's ``main_center`` (x, y) float32
+    [N, 2] and ``main_radius`` float32 [N] in pixels (:func:`main_shape_mask` draws any shape there), and the name lists ``classes``,
     ``colors``, ``textures``. ``colors``/``textures``/``backgrounds`` restrict the concepts drawn
     (indices stay those of the full module lists). Same arguments -> identical arrays.
     """
@@ -318,6 +337,8 @@ def generate_scenes(
         "main_texture": as_t(tex_main.astype(np.int64)),
         "background": as_t(bg_kind.astype(np.int64)),
         "cooccur_shape": as_t(shape_small.astype(np.int64)),
+        "main_center": as_t(c_main.astype(np.float32)),
+        "main_radius": as_t(r_main.astype(np.float32)),
         "classes": SHAPES[:num_classes],
         "colors": list(COLORS),
         "textures": list(TEXTURES),
