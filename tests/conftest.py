@@ -51,6 +51,18 @@ TINY_PARAMETERS = {
         },
         "cpu_threads": 1,
     },
+    "adversarial": {
+        "data": {"n_test": 12, "n_train": 48},
+        "robust": {"attack": {"steps": 1}, "train": {"epochs": 1}},
+        "judge": {"train": {"epochs": 1}},
+        "smoothgrad": {"n_samples": [2, 4], "noise_levels": [0.1, 0.2], "headline": {"n_samples": 4, "noise_level": 0.2}},
+        "min_eps": {"grids": {"l2": [0.5, 2.0], "linf": [0.03, 0.1]}, "steps": 2},
+        "mislabelled": {"attack": {"steps": 2}, "seeds": 2, "train": {"epochs": 1}},
+        "large_eps": {"steps": 3},
+        "neurons": {"units": [0, 3], "steps": 3},
+        "n_boot": 20,
+        "report": {"figure_images": 2, "figure_units": 1},
+    },
     "neuron_robustness": {
         "probe": {"n_images": 48},
         "model": {"layers": ["stage2", "stage3"]},

@@ -2,7 +2,7 @@ from kedro.framework.project import configure_project
 
 from interpbench.pipelines.views import STAGES
 
-STUDIES = ("zoo", "sanity_checks", "input_gradients", "trojans", "neuron_robustness")
+STUDIES = ("zoo", "sanity_checks", "input_gradients", "trojans", "neuron_robustness", "adversarial")
 REPORTING = ("scorecard",)  # packages that only report across the studies
 
 

@@ -70,7 +70,7 @@ def test_scorecard_alone_with_missing_studies_does_not_fail(tmp_path, monkeypatc
 
     out = project / "data" / "08_reporting"
     report = (out / "scorecard" / "report.md").read_text()
-    assert "**Missing: `zoo`, `input_gradients`, `neuron_robustness`**" in report
+    assert "**Missing: `zoo`, `input_gradients`, `neuron_robustness`, `adversarial`**" in report
     assert "- ✅ `sanity_checks`: " in report and "version 2026-01-01T00.00.00.000Z" in report
     assert (out / "scorecard" / "heatmap.png").read_bytes().startswith(b"\x89PNG")
     (table,) = (out / "scorecard" / "scorecard.parquet").glob("*/scorecard.parquet")

@@ -25,7 +25,7 @@ PARAMS["sanity_checks"]["protocol"].update(
     random_labels={"n_train": 32, "train": {"epochs": 1, "batch_size": 32}})
 PARAMS["input_gradients"]["diffroar"]["k"] = [0.5]
 PARAMS["input_gradients"]["n_boot"] = 20
-STUDY_OUTPUTS = ("zoo", "sanity_checks", "input_gradients", "neuron_robustness")
+STUDY_OUTPUTS = ("zoo", "sanity_checks", "input_gradients", "neuron_robustness", "adversarial")
 
 
 def _run(project, pipeline):

@@ -87,13 +87,21 @@ def neuron_table():
     return results_table(rows)
 
 
+def adversarial_table():
+    rows = [_row("adversarial", "scenes", m, "saliency", "object_mass", v) for m, v in (("standard", 0.49), ("robust", 0.5))]
+    rows += [_row("adversarial", "scenes", "standard", "smoothgrad_sigma0.15", "object_mass", v, "n_samples", n, str(n))
+             for n, v in ((5, 0.40), (50, 0.42))]
+    rows.append(_row("adversarial", "scenes", "none", "uniform_map", "object_mass", 0.156))
+    return results_table(rows)
+
+
 def zoo_table():
     return results_table([_row("zoo", "mnist", "mlp", "none", "test_acc", 0.9)])
 
 
 def all_tables():
     return {"zoo": zoo_table(), "sanity_checks": sanity_table(), "input_gradients": input_gradients_table(),
-            "trojans": trojans_table(), "neuron_robustness": neuron_table()}
+            "trojans": trojans_table(), "neuron_robustness": neuron_table(), "adversarial": adversarial_table()}
 
 
 def cell(card, method, column, role="method"):
@@ -109,13 +117,19 @@ def card():
 
 
 def test_every_study_is_read_and_every_measure_has_metadata():
-    assert studies() == ("zoo", "sanity_checks", "input_gradients", "trojans", "neuron_robustness")
+    assert studies() == ("zoo", "sanity_checks", "input_gradients", "trojans", "neuron_robustness", "adversarial")
     for m in MEASURES.values():
         assert m.direction in ("lower", "higher") and m.description and m.study in studies(), m
     assert {m.name: m.direction for m in MEASURES.values()} == {
         "model_randomization": "lower", "data_randomization": "lower", "null_block_share": "lower",
         "diffroar": "higher", "trojan_l1": "lower", "trojan_correlation": "higher", "baselines_beaten": "higher",
-        "rediscovery": "higher", "dissection_noise": "lower", "dissection_attack": "lower"}
+        "rediscovery": "higher", "dissection_noise": "lower", "dissection_attack": "lower", "object_mass": "higher"}
+
+
+def test_object_mass_reads_the_gradient_and_smoothgrad_at_its_largest_n(card):
+    assert cell(card, "saliency", "object_mass[standard]")["value"] == 0.49
+    assert cell(card, "smoothgrad_sigma0.15", "object_mass[standard]")["value"] == 0.42  # N = 50, not 5
+    assert cell(card, "uniform_map", "object_mass[robust]", role="baseline")["value"] == 0.156
 
 
 def test_cells_are_read_from_the_documented_rows(card):
@@ -145,7 +159,7 @@ def test_blocks_keep_synthesis_and_dissection_apart(card):
     assert set(t.loc[t["block"] == "feature synthesis", "method"]) == {"tabor", "snafue", "rfla_perturb", "chance"}
     assert set(t.loc[t["block"] == "unit labels", "method"]) == {"network_dissection"}
     assert not (t.loc[t["block"] == "attribution", "method"].isin(["tabor", "network_dissection"])).any()
-    assert set(t.loc[t["role"] == "baseline", "method"]) == {"blank", "sobel_edges", "random", "chance"}
+    assert set(t.loc[t["role"] == "baseline", "method"]) == {"blank", "sobel_edges", "random", "chance", "uniform_map"}
 
 
 def test_unscored_cells_are_nan_never_zero(card):
@@ -181,9 +195,9 @@ def test_ranks_follow_each_measures_direction(card):
 
 
 def test_a_missing_study_is_not_scored_and_named(card):
-    tables = {**all_tables(), "input_gradients": None, "neuron_robustness": None}
+    tables = {**all_tables(), "input_gradients": None, "neuron_robustness": None, "adversarial": None}
     missing = build_scorecard(tables)
-    assert missing.missing_studies == ["input_gradients", "neuron_robustness"]
+    assert missing.missing_studies == ["input_gradients", "neuron_robustness", "adversarial"]
     t = missing.table
     for measure in ("null_block_share", "diffroar", "dissection_noise", "dissection_attack"):
         cols = t[t["measure"] == measure]
@@ -192,7 +206,7 @@ def test_a_missing_study_is_not_scored_and_named(card):
     # the known row of a missing study still shows, not scored
     assert cell(missing, "network_dissection", "dissection_noise")["note"].endswith("neuron_robustness")
     report = scorecard_report(missing)
-    assert "**Missing: `input_gradients`, `neuron_robustness`**" in report
+    assert "**Missing: `input_gradients`, `neuron_robustness`, `adversarial`**" in report
     assert "- ⚠ `neuron_robustness`: missing" in report
     # the other studies' cells are unaffected
     def scored(frame):

@@ -68,6 +68,7 @@ def minimal_eps(
     target: torch.Tensor | None = None,
     seed: int = 0,
     batch_size: int = 256,
+    random_start: bool = True,
 ) -> np.ndarray:
     """Per image, the first eps of ``grid`` at which PGD (``norm``, ``steps``; targeted toward
     ``target`` when given) flips the prediction, ``inf`` when none does (see the module doc).
@@ -91,7 +92,7 @@ def minimal_eps(
             xb, yb = x[idx].to(device), y[idx].to(device)
             tb = target[idx].to(device) if target is not None else None
             adv = pgd_attack(model, xb, yb, eps=eps, norm=norm, steps=steps, targeted=tb is not None, target=tb,
-                             seed=seed + 7919 * k + start)
+                             seed=seed + 7919 * k + start, random_start=random_start)
             hit[start : start + len(idx)] = flipped(model, adv, yb, tb)
         out[todo[hit].numpy()] = eps
         todo = todo[~hit]

@@ -368,6 +368,24 @@ def _dissection_attack(results: pd.DataFrame, options: ScorecardOptions) -> pd.D
     return _cells(rows, variant=rows["model"], method="network_dissection")
 
 
+@register_measure(
+    "object_mass", label="object mass", study="adversarial", block="attribution", direction="higher",
+    description="share of the |map| mass inside the scenes' object mask (adversarial study, exercises 1 and 5): "
+                "metric `object_mass` of `saliency` and of SmoothGrad per noise level at its largest N; one column "
+                "per model (standard, robust); the uniform map (the object's area) is the baseline.")
+def _object_mass(results: pd.DataFrame, options: ScorecardOptions) -> pd.DataFrame:
+    rows = _need(results[(results["study"] == "adversarial") & (results["metric"] == "object_mass")], "object_mass")
+    grad = rows[rows["method"] == "saliency"]
+    sg = rows[rows["method"].str.startswith("smoothgrad_sigma")]
+    sg = sg[sg["x"] == sg.groupby("method")["x"].transform("max")]
+    maps = pd.concat([grad, sg], ignore_index=True)
+    parts = [_cells(maps, variant=maps["model"])]
+    uniform = rows[rows["method"] == "uniform_map"]
+    for model in maps["model"].unique():
+        parts.append(_cells(uniform, variant=model, role="baseline"))
+    return pd.concat(parts, ignore_index=True)
+
+
 # --------------------------------------------------------------------------- the scorecard
 
 

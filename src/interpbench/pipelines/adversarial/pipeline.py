@@ -21,20 +21,23 @@ from kedro.pipeline import Node, Pipeline
 
 from interpbench.pipelines.adversarial import nodes as n
 from interpbench.pipelines.common import collect_results, results_to_metrics
-from interpbench.pipelines.helpers import bind
+from interpbench.pipelines.helpers import with_sub_params
 from interpbench.protocols.adversarial_params import STUDY
 
 STANDARD, JUDGE_ROBUST = "input_gradients.rgb.standard_state", "input_gradients.rgb.robust_state"
 SHARED = {"scenes_train", "scenes_test", "input_gradients.rgb.train_data", "input_gradients.rgb.test_data",
           STANDARD, JUDGE_ROBUST}
-P, IG, PAR, RUN = "params:adversarial", "params:input_gradients.models", "params:parallel", ["params:seed", "params:device"]
+IG, PAR, RUN = "params:input_gradients.models", "params:parallel", ["params:seed", "params:device"]
+REPORT = ("data", "robust", "judge", "smoothgrad", "mislabelled", "large_eps", "neurons", "report")
 MODELS = ["images.test_data", STANDARD, "robust.state"]
 TABLES = ["localisation_results", "min_eps_results", "mislabelled_results", "large_eps_results", "neuron_results"]
 
 
-def _node(func, inputs, outputs, stage: str, study: bool = False) -> Node:
-    fn = bind(func, study=STUDY) if study else func
-    return Node(fn, inputs, outputs, name=func.__name__, tags=[stage])
+def _node(func, data: list[str], keys: tuple[str, ...], outputs, stage: str, extra=(), study: bool = False) -> Node:
+    """A node fed ``data``, then the study's parameter sub-keys ``keys`` (gathered into one mapping:
+    kedro-viz shows exactly what each node reads), then ``extra``."""
+    fn = with_sub_params(func, len(data), list(keys), **({"study": STUDY} if study else {}))
+    return Node(fn, [*data, *(f"params:{STUDY}.{k}" for k in keys), *extra], outputs, name=func.__name__, tags=[stage])
 
 
 @functools.cache
@@ -42,32 +45,38 @@ def create_pipeline(**kwargs) -> Pipeline:
     """The study's own nodes; it reads the shared scenes and input_gradients' rgb models."""
     nodes = [
         _node(n.select_images, ["scenes_train", "scenes_test", "input_gradients.rgb.train_data",
-                                "input_gradients.rgb.test_data", P, "params:seed"],
-              ["images.train_data", "images.test_data", "images.eval_data"], "data_engineering"),
-        _node(n.train_robust_model, ["images.train_data", STANDARD, P, IG, *RUN], ["robust.state", "robust.history"],
-              "training"),
-        _node(n.train_judge, ["images.train_data", P, IG, *RUN], ["judge.state", "judge.history"], "training"),
-        _node(n.compute_gradient_maps, [*MODELS, P, IG, *RUN], "gradients.saliency_maps", "explanation"),
-        _node(n.score_gradient_maps, ["gradients.saliency_maps", "images.test_data", P, "params:seed"],
-              "localisation_results", "evaluation", study=True),
-        _node(n.search_min_eps, [*MODELS, P, IG, PAR, *RUN], "min_eps_results", "evaluation", study=True),
-        _node(n.train_on_mislabelled_sets, ["images.train_data", "images.test_data", "images.eval_data", *MODELS[1:], P,
-                                            IG, PAR, *RUN],
-              ["mislabelled_results", "mislabelled.examples"], "evaluation", study=True),
-        _node(n.attack_large_eps, [*MODELS, "judge.state", JUDGE_ROBUST, P, IG, *RUN],
-              ["large_eps_results", "large_eps.examples"], "evaluation", study=True),
-        _node(n.visualize_neurons, [*MODELS, P, IG, *RUN], "neurons.examples", "explanation"),
-        _node(n.score_neurons, ["neurons.examples", "images.test_data", "judge.state", JUDGE_ROBUST, P, IG, *RUN],
-              "neuron_results", "evaluation", study=True),
+                                "input_gradients.rgb.test_data"], ("data",),
+              ["images.train_data", "images.test_data", "images.eval_data"], "data_engineering", ["params:seed"]),
+        _node(n.train_robust_model, ["images.train_data", STANDARD], ("robust", "cpu_threads"),
+              ["robust.state", "robust.history"], "training", [IG, *RUN]),
+        _node(n.train_judge, ["images.train_data"], ("judge", "cpu_threads"), ["judge.state", "judge.history"],
+              "training", [IG, *RUN]),
+        _node(n.compute_gradient_maps, MODELS, ("smoothgrad", "cpu_threads"), "gradients.saliency_maps", "explanation",
+              [IG, *RUN]),
+        _node(n.score_gradient_maps, ["gradients.saliency_maps", "images.test_data"], ("smoothgrad", "n_boot"),
+              "localisation_results", "evaluation", ["params:seed"], study=True),
+        _node(n.search_min_eps, MODELS, ("min_eps", "batch_size", "n_boot", "cpu_threads"), "min_eps_results",
+              "evaluation", [IG, PAR, *RUN], study=True),
+        _node(n.train_on_mislabelled_sets, ["images.train_data", "images.test_data", "images.eval_data", *MODELS[1:]],
+              ("data", "mislabelled", "batch_size", "n_boot", "cpu_threads", "report"),
+              ["mislabelled_results", "mislabelled.examples"], "evaluation", [IG, PAR, *RUN], study=True),
+        _node(n.attack_large_eps, [*MODELS, "judge.state", JUDGE_ROBUST],
+              ("large_eps", "batch_size", "n_boot", "cpu_threads", "report"),
+              ["large_eps_results", "large_eps.examples"], "evaluation", [IG, *RUN], study=True),
+        _node(n.visualize_neurons, MODELS, ("neurons", "cpu_threads"), "neurons.examples", "explanation", [IG, *RUN]),
+        _node(n.score_neurons, ["neurons.examples", "images.test_data", "judge.state", JUDGE_ROBUST],
+              ("batch_size", "n_boot"), "neuron_results", "evaluation", [IG, *RUN], study=True),
         Node(collect_results, TABLES, "results", name="collect_results", tags=["evaluation"]),
-        _node(n.plot_smoothgrad, ["results"], "smoothgrad_figure", "reporting"),
-        _node(n.plot_gradient_grid, ["gradients.saliency_maps", "images.test_data", P], "gradients_figure", "reporting"),
-        _node(n.plot_min_eps, ["results"], "min_eps_figure", "reporting"),
-        _node(n.plot_mislabelled, ["mislabelled.examples", "results"], "mislabelled_figure", "reporting"),
-        _node(n.plot_large_eps, ["large_eps.examples"], "large_eps_figure", "reporting"),
-        _node(n.plot_neurons, ["neurons.examples", "images.test_data", P], "neurons_figure", "reporting"),
+        Node(n.plot_smoothgrad, "results", "smoothgrad_figure", name="plot_smoothgrad", tags=["reporting"]),
+        _node(n.plot_gradient_grid, ["gradients.saliency_maps", "images.test_data"], ("smoothgrad", "report"),
+              "gradients_figure", "reporting"),
+        Node(n.plot_min_eps, "results", "min_eps_figure", name="plot_min_eps", tags=["reporting"]),
+        Node(n.plot_mislabelled, ["mislabelled.examples", "results"], "mislabelled_figure", name="plot_mislabelled",
+             tags=["reporting"]),
+        Node(n.plot_large_eps, "large_eps.examples", "large_eps_figure", name="plot_large_eps", tags=["reporting"]),
+        _node(n.plot_neurons, ["neurons.examples", "images.test_data"], ("report",), "neurons_figure", "reporting"),
         Node(results_to_metrics, "results", "mlflow_metrics", name="log_metrics", tags=["reporting"]),
-        _node(n.write_adversarial_report, ["results", P], ["report", "findings_metrics"], "reporting"),
+        _node(n.write_adversarial_report, ["results"], REPORT, ["report", "findings_metrics"], "reporting"),
     ]
     params = {i[len("params:"):] for node in nodes for i in node.inputs if i.startswith("params:")}
     return Pipeline(nodes, namespace=STUDY, inputs=SHARED, parameters=params, tags=[STUDY])
