@@ -74,3 +74,37 @@ def test_gpu_cifar10_env_runs_input_gradients_on_cpu(tmp_path, monkeypatch):
     assert {"resnet_small_standard", "resnet_small_robust_l2"} <= set(cifar["model"])
     assert {"clean_acc", "robust_acc", "diffroar"} <= set(cifar["metric"])
     assert set(table.loc[table["metric"] == "diffroar", "dataset"]) == {"cifar10"}
+
+
+TINY_ADVERSARIAL = [
+    "adversarial.data.n_test=8", "adversarial.data.n_train=16",
+    "adversarial.robust.train.epochs=1", "adversarial.robust.attack.steps=1", "adversarial.judge.train.epochs=1",
+    "adversarial.min_eps.grids.l2=[0.5,2.0]", "adversarial.min_eps.grids.linf=[0.03,0.1]", "adversarial.min_eps.steps=2",
+    "adversarial.mislabelled.attack.steps=2", "adversarial.mislabelled.seeds=2", "adversarial.mislabelled.train.epochs=1",
+    "adversarial.large_eps.steps=2", "adversarial.neurons.units=[0,1]", "adversarial.neurons.steps=2",
+    "adversarial.smoothgrad.n_samples=[2]", "adversarial.smoothgrad.noise_levels=[0.15]",
+    "adversarial.smoothgrad.headline.n_samples=2", "adversarial.n_boot=10", "adversarial.report.figure_images=2",
+]
+
+
+@pytest.mark.timeout(300)
+def test_gpu_cifar10_env_runs_adversarial_without_object_masks(tmp_path, monkeypatch):
+    """CIFAR-10 through input_gradients' rgb slot: no object masks, so the localisation findings
+    are reported as not evaluated, and every other exercise runs."""
+    project = make_project_copy(tmp_path)
+    write_cifar_batches(project / CIFAR)
+    monkeypatch.chdir(project)
+    end_mlflow_runs()
+    bootstrap_project(project)
+    runtime_params = OmegaConf.to_container(OmegaConf.from_dotlist(TINY_PARAMS + TINY_ADVERSARIAL))
+    with KedroSession.create(project_path=project, env="gpu_cifar10", runtime_params=runtime_params) as session:
+        session.run(pipeline_names=["adversarial"])
+    (path,) = glob.glob(str(project / "data/08_reporting/adversarial/results.parquet/*/results.parquet"))
+    table = pd.read_parquet(path)
+    assert set(table["dataset"]) == {"rgb_slot"}
+    assert {"min_eps_median", "clean_test_acc", "judged_as_target_standard", "activation_vs_top_images"} <= set(table["metric"])
+    assert not {"object_mass", "perturbation_in_target_shape"} & set(table["metric"])
+    acc = table[table["metric"] == "clean_test_acc"]
+    assert set(acc["method"]) == {"mislabelled_all", "mislabelled_two_class"}
+    report = (project / "data/08_reporting/adversarial/report.md").read_text()
+    assert report.count("⚠ not evaluated") >= 2  # SmoothGrad vs gradient, robust vs standard gradient mass

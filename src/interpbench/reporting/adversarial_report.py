@@ -67,7 +67,8 @@ def localisation_curves(results: pd.DataFrame) -> plt.Figure:
     axes[0].set_ylabel("share (mean, 95% CI)")
     if sg.empty and results[results["metric"] == "object_mass"].empty:
         axes[0].text(0.5, 0.5, "no object masks: not scored", ha="center", transform=axes[0].transAxes)
-    axes[1].legend(fontsize=7, loc="best")
+    if axes[1].get_legend_handles_labels()[0]:
+        axes[1].legend(fontsize=7, loc="best")
     fig.suptitle("Exercises 1 and 5: attribution mass on the object")
     fig.tight_layout()
     return fig

@@ -151,12 +151,14 @@ def score_gradient_maps(maps: dict, test: dict, params: dict, seed: int, *, stud
     return results_table(rows)
 
 
-def _targets(test: dict, seed: int) -> torch.Tensor:
-    return adv.attack_targets(test["y"], _num_classes(test), "random", seed)
+def _targets(test: dict, ig_models: dict, seed: int) -> torch.Tensor:
+    """A seeded random other class per test image (the targeted attacks' targets)."""
+    return adv.attack_targets(test["y"], _num_classes(ig_models), "random", seed)
 
 
-def _num_classes(bundle: dict) -> int:
-    return len(bundle["classes"]) if "classes" in bundle else int(bundle["y"].max()) + 1
+def _num_classes(ig_models: dict) -> int:
+    """The classifier's number of classes (the reused model's ``num_classes``)."""
+    return int(_pair(ig_models).model.num_classes)
 
 
 def search_min_eps(test: dict, standard_state: dict, robust_state: dict, params: dict, ig_models: dict,
@@ -167,7 +169,7 @@ def search_min_eps(test: dict, standard_state: dict, robust_state: dict, params:
     m = p.min_eps
     x = test["x"]
     shared = {"standard": _model(ig_models, x, standard_state, device), "robust": _model(ig_models, x, robust_state, device),
-              "x": x, "y": test["y"], "targets": _targets(test, seed), "grids": m.grids, "steps": m.steps,
+              "x": x, "y": test["y"], "targets": _targets(test, ig_models, seed), "grids": m.grids, "steps": m.steps,
               "batch_size": p.batch_size}
     jobs = {f"{w}/{norm}/{mode}": {"which": w, "norm": norm, "mode": mode, "seed": seed}
             for w in ("standard", "robust") for norm in m.grids for mode in m.modes}
@@ -187,7 +189,7 @@ def train_on_mislabelled_sets(train: dict, test: dict, evaluation: dict, standar
     each set alone, one per seed, scored on the clean test set. Also the two-class variant."""
     p = adversarial_params(params)
     q = p.mislabelled
-    num_classes = _num_classes(train)
+    num_classes = _num_classes(ig_models)
     base = subsample({"x": train["x"], "y": train["y"]}, p.data.n_train, seed + 2)
     sources = {"all": (base["x"], base["y"], adv.attack_targets(base["y"], num_classes, q.targets, seed))}
     tests = {"all": (evaluation["x"], evaluation["y"], num_classes)}
@@ -244,7 +246,7 @@ def attack_large_eps(test: dict, standard_state: dict, robust_state: dict, judge
     p = adversarial_params(params)
     a = p.large_eps
     x, y = test["x"], test["y"]
-    targets = _targets(test, seed + 4)
+    targets = _targets(test, ig_models, seed + 4)
     attacked = {"standard": _model(ig_models, x, standard_state, device), "robust": _model(ig_models, x, robust_state, device)}
     judges = {"standard": _model(ig_models, x, judge_state, device), "robust": _model(ig_models, x, judge_robust_state, device)}
     adv.check_judges(judges, attacked)
