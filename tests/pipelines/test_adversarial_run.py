@@ -16,7 +16,8 @@ from tests.conftest import TINY_PARAMETERS, end_mlflow_runs, make_project_copy
 from tests.pipelines.test_input_gradients_run import TINY_INPUT_GRADIENTS
 
 OUT = "data/08_reporting/adversarial"
-FIGURES = ("smoothgrad.png", "gradients.png", "min_eps.png", "mislabelled.png", "large_eps.png", "neurons.png")
+FIGURES = ("smoothgrad.png", "smoothgrad_grid.png", "gradients.png", "min_eps.png", "min_eps_examples.png",
+           "mislabelled.png", "large_eps.png", "neurons.png")
 
 
 def _run(project, runtime_params=None):

@@ -283,7 +283,7 @@ def paired_rows(a: np.ndarray, b: np.ndarray, *, model: str, method: str, metric
 
 
 __all__ = [
-    "area_share", "attack_targets", "check_judges", "importance", "large_eps_attack", "localisation_rows",
+    "area_share", "attack_targets", "pgd_attack", "check_judges", "importance", "large_eps_attack", "localisation_rows",
     "min_eps_job", "min_eps_rows", "mislabelled_job", "pair_subset", "paired_rows", "perturbation_share",
     "retrain_job", "smoothgrad_grid", "summarize_seeds", "top_images", "unit_rows", "visualize_units",
 ]

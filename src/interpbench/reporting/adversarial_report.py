@@ -123,6 +123,49 @@ def min_eps_curves(results: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def min_eps_grid(examples: dict) -> plt.Figure:
+    """Rows: test images, attacked on the standard model, on the robust model, all at one eps (the
+    standard model's median minimal eps); titles: the prediction and the image's minimal eps."""
+    classes = examples.get("classes", [])
+    n = len(examples["x"])
+    fig, axes = plt.subplots(3, max(n, 1), figsize=(1.8 * max(n, 1), 6), squeeze=False)
+    for i in range(n):
+        axes[0, i].imshow(_image(examples["x"][i]))
+        axes[0, i].set_title(_name(classes, int(examples["y"][i])), fontsize=7)
+        for r, which in ((1, "standard"), (2, "robust")):
+            axes[r, i].imshow(_image(examples[which][i]))
+            axes[r, i].set_title(f"→ {_name(classes, int(examples[f'{which}_pred'][i]))}, eps* "
+                                 f"{fmt(float(examples[f'{which}_min_eps'][i]), 3)}", fontsize=7)
+        for r in range(3):
+            _off(axes[r, i])
+    for r, label in enumerate(("original", "standard, attacked", "robust, attacked")):
+        axes[r, 0].set_ylabel(label, fontsize=8)
+    fig.suptitle(f"Exercise 2: PGD-{examples['norm']} {examples['mode']} at eps {examples['eps']:.3g} "
+                 "(the standard model's median eps*)")
+    fig.tight_layout()
+    return fig
+
+
+def smoothgrad_grid_figure(maps: dict, test: dict, p) -> plt.Figure:
+    """SmoothGrad of the first test image (standard model): rows σ, columns N, beside the gradient."""
+    ns, sigmas = maps["n_samples"], maps["noise_levels"]
+    fig, axes = plt.subplots(len(sigmas), len(ns) + 1, figsize=(1.9 * (len(ns) + 1), 1.9 * len(sigmas)), squeeze=False)
+    for r, sigma in enumerate(sigmas):
+        axes[r, 0].imshow(_image(test["x"][0]) if r == 0 else maps["standard_gradient"][0].numpy(),
+                          cmap=None if r == 0 else "inferno")
+        axes[r, 0].set_ylabel(f"σ = {sigma:g}", fontsize=8)
+        for c, n in enumerate(ns):
+            axes[r, c + 1].imshow(maps["standard_smoothgrad"][r, c, 0].numpy(), cmap="inferno")
+            if r == 0:
+                axes[r, c + 1].set_title(f"N = {n}", fontsize=8)
+        for ax in axes[r]:
+            _off(ax)
+    axes[0, 0].set_title("image (row 1), gradient", fontsize=7)
+    fig.suptitle("Exercise 1: SmoothGrad of one test image over N and σ (standard model)")
+    fig.tight_layout()
+    return fig
+
+
 def mislabelled_figure(examples: dict, results: pd.DataFrame) -> plt.Figure:
     """Top: originals and their mislabelled versions (standard model's attack); bottom: clean test
     accuracy of the models trained on each mislabelled set, with chance."""
@@ -325,13 +368,13 @@ def adversarial_report(results: pd.DataFrame, p, findings: list[Finding]) -> str
         *render_findings(findings),
         "",
     ]
-    lines += _section(results, "1 and 5. Gradients, SmoothGrad and the object", ["smoothgrad", "gradients"],
+    lines += _section(results, "1 and 5. Gradients, SmoothGrad and the object", ["smoothgrad", "smoothgrad_grid", "gradients"],
                       "Share of the |map| mass inside the object mask (`object_mass`; a uniform map scores the object's "
                       "area) and the pointing game (the map's maximum on the object), mean and 95% bootstrap interval "
                       f"over test images. SmoothGrad over N samples and noise σ (× the image range); the headline "
                       f"N={h['n_samples']}, σ={h['noise_level']:g}. `*_difference` rows: paired differences per image.",
                       metric.str.startswith("object_mass") | metric.str.startswith("pointing_game"))
-    lines += _section(results, "2. How far must we go?", "min_eps",
+    lines += _section(results, "2. How far must we go?", ["min_eps", "min_eps_examples"],
                       "Per image, the first eps of the grid at which PGD flips the prediction (untargeted: any other "
                       "class; targeted: a seeded random other class); `success_rate`: share flipped within eps; "
                       "`min_eps_median` with a bootstrap interval of the median (`inf`: half the images resist the whole "

@@ -162,15 +162,17 @@ def _num_classes(ig_models: dict) -> int:
 
 
 def search_min_eps(test: dict, standard_state: dict, robust_state: dict, params: dict, ig_models: dict,
-                   parallel: dict, seed: int, device: str, *, study: str) -> pd.DataFrame:
+                   parallel: dict, seed: int, device: str, *, study: str) -> tuple[pd.DataFrame, dict]:
     """Exercise 2: per image, the smallest grid eps that flips the prediction (untargeted and
-    targeted, per norm), standard vs robust; one fan-out job per (model, norm, mode)."""
+    targeted, per norm), standard vs robust; one fan-out job per (model, norm, mode). Also the
+    figure's examples: a few test images attacked (untargeted, first norm) on both models at the
+    standard model's median minimal eps."""
     p = adversarial_params(params)
     m = p.min_eps
     x = test["x"]
-    shared = {"standard": _model(ig_models, x, standard_state, device), "robust": _model(ig_models, x, robust_state, device),
-              "x": x, "y": test["y"], "targets": _targets(test, ig_models, seed), "grids": m.grids, "steps": m.steps,
-              "batch_size": p.batch_size}
+    models = {"standard": _model(ig_models, x, standard_state, device), "robust": _model(ig_models, x, robust_state, device)}
+    shared = {**models, "x": x, "y": test["y"], "targets": _targets(test, ig_models, seed), "grids": m.grids,
+              "steps": m.steps, "batch_size": p.batch_size}
     jobs = {f"{w}/{norm}/{mode}": {"which": w, "norm": norm, "mode": mode, "seed": seed}
             for w in ("standard", "robust") for norm in m.grids for mode in m.modes}
     done = run_jobs(adv.min_eps_job, jobs, parse_parallel(parallel, "parallel"), shared=shared, threads=p.cpu_threads,
@@ -179,7 +181,25 @@ def search_min_eps(test: dict, standard_state: dict, robust_state: dict, params:
     for (w, norm, mode), v in found.items():
         log.info("minimal eps %s %s %s: median %s, %d/%d never flipped", w, norm, mode, np.median(v),
                  int(np.isinf(v).sum()), len(v))
-    return results_table(adv.min_eps_rows(found, m.grids, keys=_keys(test, study), seed=seed, n_boot=p.n_boot))
+    rows = adv.min_eps_rows(found, m.grids, keys=_keys(test, study), seed=seed, n_boot=p.n_boot)
+    norm = next(iter(m.grids))
+    mode = m.modes[0]
+    eps = float(np.quantile(found.get(("standard", norm, mode), np.array([m.grids[norm][0]])), 0.5, method="inverted_cdf"))
+    eps = eps if np.isfinite(eps) else m.grids[norm][-1]
+    n = min(p.report.figure_images, len(x))
+    xs, ys = x[:n], test["y"][:n]
+    target = _targets(test, ig_models, seed)[:n] if mode == "targeted" else None
+    examples = {"x": xs, "y": ys, "eps": eps, "norm": norm, "mode": mode, "classes": list(test.get("classes", []))}
+    with cpu_threads(p.cpu_threads):
+        for which, model in models.items():
+            dev = next(model.parameters()).device
+            x_adv = adv.pgd_attack(model, xs.to(dev), ys.to(dev), eps=eps, norm=norm, steps=m.steps, seed=seed,
+                                   targeted=target is not None,
+                                   target=target.to(dev) if target is not None else None).cpu()
+            examples[which] = x_adv
+            examples[f"{which}_pred"] = predict_labels(model, x_adv)
+            examples[f"{which}_min_eps"] = torch.from_numpy(found[(which, norm, mode)][:n])
+    return results_table(rows), examples
 
 
 def train_on_mislabelled_sets(train: dict, test: dict, evaluation: dict, standard_state: dict, robust_state: dict, params: dict,
@@ -329,6 +349,16 @@ def plot_gradient_grid(maps: dict, test: dict, params: dict) -> Figure:
 def plot_min_eps(results: pd.DataFrame) -> Figure:
     """Exercise 2: success rate vs eps, standard vs robust, per norm and mode."""
     return report.min_eps_curves(results)
+
+
+def plot_min_eps_examples(examples: dict) -> Figure:
+    """Exercise 2: test images attacked at one eps on both models, with each image's minimal eps."""
+    return report.min_eps_grid(examples)
+
+
+def plot_smoothgrad_grid(maps: dict, test: dict, params: dict) -> Figure:
+    """Exercise 1: SmoothGrad of one test image over the N x σ grid."""
+    return report.smoothgrad_grid_figure(maps, test, adversarial_params(params))
 
 
 def plot_mislabelled(examples: dict, results: pd.DataFrame) -> Figure:
