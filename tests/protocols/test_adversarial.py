@@ -33,7 +33,9 @@ def test_the_judge_is_never_the_attacked_model():
     shared[3] = attacked["standard"][3]  # a judge sharing a layer (its parameter tensors) with an attacked model
     with pytest.raises(ConfigError, match="must be another model"):
         adv.check_judges({"x": shared}, attacked)
-    adv.check_judges({"copy": copy.deepcopy(attacked["standard"]), "other": _model(3)}, attacked)  # equal weights, other model
+    with pytest.raises(ConfigError, match="has the same weights as the attacked model 'standard'"):
+        adv.check_judges({"copy": copy.deepcopy(attacked["standard"])}, attacked)
+    adv.check_judges({"other": _model(3)}, attacked)
 
 
 def test_smoothgrad_grid_is_smoothgrad_for_every_n_and_sigma():

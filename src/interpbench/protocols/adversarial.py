@@ -35,7 +35,7 @@ from interpbench.metrics.adversarial import (
     median_ci,
     paired_median_difference_ci,
 )
-from interpbench.metrics.results import summarize, summarize_seeds
+from interpbench.metrics.results import summarize
 from interpbench.metrics.trojans import footprint_mass, paired_difference_ci, pointing_game
 from interpbench.models import build_model
 from interpbench.models.training import train_model
@@ -49,12 +49,21 @@ LOCALISATION = {"object_mass": footprint_mass, "pointing_game": pointing_game}
 # --------------------------------------------------------------------------- judges
 def check_judges(judges: dict[str, nn.Module], attacked: dict[str, nn.Module]) -> None:
     """The judge is never the model under test: no judge may be one of the attacked models (by
-    identity) or share its parameter tensors."""
+    identity), share its parameter tensors, or hold the very same weights (a copy of it)."""
     for jname, judge in judges.items():
         jparams = {id(p) for p in judge.parameters()}
         for aname, model in attacked.items():
             if judge is model or jparams & {id(p) for p in model.parameters()}:
                 raise ConfigError(f"judge {jname!r} is the attacked model {aname!r}: a judge must be another model.")
+            if _same_weights(judge, model):
+                raise ConfigError(f"judge {jname!r} has the same weights as the attacked model {aname!r}: a judge "
+                                  "must be another model (e.g. adversarial.judge.seed_offset must not be 0).")
+
+
+def _same_weights(a: nn.Module, b: nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(sa[k].shape == sb[k].shape and torch.equal(sa[k].cpu(), sb[k].cpu())
+                                          for k in sa)
 
 
 def predict_labels(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
@@ -283,7 +292,7 @@ def paired_rows(a: np.ndarray, b: np.ndarray, *, model: str, method: str, metric
 
 
 __all__ = [
-    "area_share", "attack_targets", "pgd_attack", "check_judges", "importance", "large_eps_attack", "localisation_rows",
+    "area_share", "attack_targets", "check_judges", "importance", "large_eps_attack", "localisation_rows",
     "min_eps_job", "min_eps_rows", "mislabelled_job", "pair_subset", "paired_rows", "perturbation_share",
-    "retrain_job", "smoothgrad_grid", "summarize_seeds", "top_images", "unit_rows", "visualize_units",
+    "retrain_job", "smoothgrad_grid", "top_images", "unit_rows", "visualize_units",
 ]

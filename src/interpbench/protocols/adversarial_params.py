@@ -160,6 +160,9 @@ def adversarial_params(raw, where: str = STUDY) -> AdversarialParams:
         raise ConfigError(f"{where}.min_eps.modes: expected a non-empty subset of {list(MODES)}, got {p.min_eps.modes!r}.")
     _count(p.min_eps.steps, f"{where}.min_eps.steps")
     _count(p.mislabelled.seeds, f"{where}.mislabelled.seeds")
+    if p.judge.seed_offset == 0:
+        raise ConfigError(f"{where}.judge.seed_offset: must not be 0 (the judge would be trained like the attacked "
+                          "standard model; a judge is never the model under test).")
     pair = p.mislabelled.two_class
     if pair is not None and (len(pair) != 2 or pair[0] == pair[1] or any(not isinstance(c, int) or c < 0 for c in pair)):
         raise ConfigError(f"{where}.mislabelled.two_class: expected two different class indices, got {pair!r}.")

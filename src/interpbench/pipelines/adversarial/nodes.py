@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
+from interpbench.attacks import pgd_attack
 from interpbench.data import main_shape_mask, subsample
 from interpbench.errors import ConfigError
 from interpbench.explain import attribute
@@ -103,6 +104,8 @@ def compute_gradient_maps(test: dict, standard_state: dict, robust_state: dict, 
     sg = p.smoothgrad
     x, y = test["x"], test["y"]
     out = {"n_samples": list(sg.n_samples), "noise_levels": list(sg.noise_levels)}
+    log.info("adversarial: gradients of both models, SmoothGrad of the standard one over N %s x σ %s on %d images",
+             sg.n_samples, sg.noise_levels, len(y))
     with cpu_threads(p.cpu_threads):
         for which, state in (("standard", standard_state), ("robust", robust_state)):
             model = _model(ig_models, x, state, device)
@@ -193,7 +196,7 @@ def search_min_eps(test: dict, standard_state: dict, robust_state: dict, params:
     with cpu_threads(p.cpu_threads):
         for which, model in models.items():
             dev = next(model.parameters()).device
-            x_adv = adv.pgd_attack(model, xs.to(dev), ys.to(dev), eps=eps, norm=norm, steps=m.steps, seed=seed,
+            x_adv = pgd_attack(model, xs.to(dev), ys.to(dev), eps=eps, norm=norm, steps=m.steps, seed=seed,
                                    targeted=target is not None,
                                    target=target.to(dev) if target is not None else None).cpu()
             examples[which] = x_adv
@@ -273,12 +276,14 @@ def attack_large_eps(test: dict, standard_state: dict, robust_state: dict, judge
     keys = _keys(test, study)
     target_mask = main_shape_mask(targets, test["main_center"], test["main_radius"], x.shape[-1]) \
         if "main_center" in test else None
-    rows, hits, shares, examples = [], {}, {}, {"x": x[: p.report.figure_images], "target": targets, "y": y}
+    n_fig = p.report.figure_images
+    rows, hits, shares = [], {}, {}
+    examples = {"x": x[:n_fig], "target": targets[:n_fig], "y": y[:n_fig], "classes": list(test.get("classes", []))}
     with cpu_threads(p.cpu_threads):
         for which, model in attacked.items():
             x_adv = adv.large_eps_attack(model, x, targets, eps=a.eps, norm=a.norm, steps=a.steps, seed=seed,
                                          batch_size=p.batch_size)
-            examples[which] = x_adv[: p.report.figure_images]
+            examples[which] = x_adv[:n_fig]
             method = f"pgd_{a.norm}_targeted_eps{a.eps:g}"
             common = dict(keys, model=which, method=method)
             self_hit = (predict_labels(model, x_adv) == targets).double().numpy()
@@ -301,10 +306,9 @@ def attack_large_eps(test: dict, standard_state: dict, robust_state: dict, judge
         rows.append(adv.paired_rows(shares["robust"], shares["standard"], model="robust_minus_standard",
                                     method=f"pgd_{a.norm}_targeted_eps{a.eps:g}", metric="perturbation_in_target_shape",
                                     keys=keys, seed=seed, n_boot=p.n_boot))
-    examples["target"] = targets[: p.report.figure_images]
-    examples["y"] = y[: p.report.figure_images]
-    examples["classes"] = list(test.get("classes", []))
-    examples["judged"] = {f"{w}/{j}": torch.from_numpy(h[: p.report.figure_images]) for (w, j), h in hits.items()}
+    examples["judged"] = {f"{w}/{j}": torch.from_numpy(h[:n_fig]) for (w, j), h in hits.items()}
+    for (w, j), h in hits.items():
+        log.info("large-eps targeted attacks on the %s model: %.2f judged as the target by the %s judge", w, h.mean(), j)
     return results_table(rows), examples
 
 
@@ -315,6 +319,7 @@ def visualize_neurons(test: dict, standard_state: dict, robust_state: dict, para
     p = adversarial_params(params)
     x = test["x"]
     out = {}
+    log.info("adversarial: maximising penultimate units from %s, %d steps", " and ".join(p.neurons.starts), p.neurons.steps)
     with cpu_threads(p.cpu_threads):
         for which, state in (("standard", standard_state), ("robust", robust_state)):
             model = _model(ig_models, x, state, device)
@@ -324,15 +329,21 @@ def visualize_neurons(test: dict, standard_state: dict, robust_state: dict, para
     return out
 
 
-def score_neurons(vis: dict, test: dict, judge_state: dict, judge_robust_state: dict, params: dict, ig_models: dict,
-                  seed: int, device: str, *, study: str) -> pd.DataFrame:
+def score_neurons(vis: dict, test: dict, standard_state: dict, robust_state: dict, judge_state: dict,
+                  judge_robust_state: dict, params: dict, ig_models: dict, seed: int, device: str, *,
+                  study: str) -> pd.DataFrame:
     """Exercise 6 scored: activation reached vs the top test images', and how often each judge
     classifies a unit's maximising input as the unit's class (its top images' majority label)."""
     p = adversarial_params(params)
     x = test["x"]
     judges = {"standard": _model(ig_models, x, judge_state, device), "robust": _model(ig_models, x, judge_robust_state, device)}
-    rows, _ = adv.unit_rows({w: vis[w] for w in ("standard", "robust")}, judges, keys=_keys(test, study), seed=seed,
-                            n_boot=p.n_boot, batch_size=p.batch_size)
+    adv.check_judges(judges, {"standard": _model(ig_models, x, standard_state, device),
+                              "robust": _model(ig_models, x, robust_state, device)})
+    rows, judged = adv.unit_rows({w: vis[w] for w in ("standard", "robust")}, judges, keys=_keys(test, study), seed=seed,
+                                 n_boot=p.n_boot, batch_size=p.batch_size)
+    for (w, j), hits in judged.items():
+        log.info("%s units: %.2f of the maximising inputs judged as the unit's class by the %s judge", w,
+                 float(np.concatenate(hits).mean()), j)
     return results_table(rows)
 
 

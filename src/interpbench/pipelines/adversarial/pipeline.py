@@ -64,7 +64,7 @@ def create_pipeline(**kwargs) -> Pipeline:
               ("large_eps", "batch_size", "n_boot", "cpu_threads", "report"),
               ["large_eps_results", "large_eps.examples"], "evaluation", [IG, *RUN], study=True),
         _node(n.visualize_neurons, MODELS, ("neurons", "cpu_threads"), "neurons.examples", "explanation", [IG, *RUN]),
-        _node(n.score_neurons, ["neurons.examples", "images.test_data", "judge.state", JUDGE_ROBUST],
+        _node(n.score_neurons, ["neurons.examples", *MODELS, "judge.state", JUDGE_ROBUST],
               ("batch_size", "n_boot"), "neuron_results", "evaluation", [IG, *RUN], study=True),
         Node(collect_results, TABLES, "results", name="collect_results", tags=["evaluation"]),
         Node(n.plot_smoothgrad, "results", "smoothgrad_figure", name="plot_smoothgrad", tags=["reporting"]),
