@@ -12,7 +12,9 @@ weights frozen as ``attribute`` freezes them) for the gradient methods, and a fo
 occlusion the number of window positions + 1 (the unoccluded input). A ratio below 1 means the
 registry's larger internal batches beat batches of ``--batch`` images. The reference pass is timed
 next to each repeat (the load of a shared machine drifts) and the median per-repeat ratio is
-reported. On CUDA every timing synchronises the device before it starts and before it stops.
+reported. Each timing window calls the function enough times to last about 0.1 s (a single 1 ms
+call is mostly timer and scheduling noise). On CUDA every timing synchronises the device before it
+starts and before it stops.
 Goal: ratio <= 1.1 for saliency, IG and smoothgrad, also for a model whose pass takes about 1 ms
 (``--batch 1`` with mnist_cnn on a CPU core, or ``--model mlp`` with batch 64).
 
@@ -48,6 +50,16 @@ def seconds(fn: Callable[[], object], runs: int = 1, device: torch.device = torc
     return (time.perf_counter() - start) / runs
 
 
+#: Each timed window lasts at least this long (a 1 ms call timed 5 times is mostly timer and
+#: scheduling noise): the number of calls per window is chosen from one untimed call.
+WINDOW_S = 0.1
+
+
+def runs_for(fn: Callable[[], object], device: torch.device) -> int:
+    """Calls of ``fn`` that fill about :data:`WINDOW_S` (one call timed first), at least one."""
+    return max(1, min(5000, round(WINDOW_S / max(seconds(fn, 1, device), 1e-6))))
+
+
 def main(repeats: int, device: str = "cpu", model_name: str = "mnist_cnn", batch: int = 64) -> list[dict]:
     dev = torch.device(device)
     model = build_model(model_name).eval().to(dev)
@@ -66,8 +78,9 @@ def main(repeats: int, device: str = "cpu", model_name: str = "mnist_cnn", batch
     def unit_pass(kind: str) -> float:
         # The weights are frozen for the reference pass, as ``attribute`` freezes them.
         params = [p.requires_grad_(False) for p in model.parameters()]
+        fn = forward_backward if kind == "fb" else forward
         try:
-            return seconds(forward_backward if kind == "fb" else forward, runs=20 if batch < 16 else 5, device=dev)
+            return seconds(fn, runs=runs_for(fn, dev), device=dev)
         finally:
             for p in params:
                 p.requires_grad_(True)
@@ -90,7 +103,7 @@ def main(repeats: int, device: str = "cpu", model_name: str = "mnist_cnn", batch
         units, times = [], []
         for _ in range(repeats):
             units.append(unit_pass(kind))
-            times.append(seconds(run, runs=(20 if batch < 16 else 5) if passes == 1 else 1, device=dev))
+            times.append(seconds(run, runs=runs_for(run, dev), device=dev))
         ratios = [t / (passes * u) for t, u in zip(times, units)]
         rows.append({
             "method": method, "passes": passes, "unit": statistics.median(units),

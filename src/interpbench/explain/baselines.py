@@ -17,19 +17,19 @@ from torch import Tensor, nn
 from .registry import register_method
 
 
-@register_method("blank", kind="baseline")
+@register_method("blank", kind="baseline", uses_captum=False)
 def blank(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     """All-zero map."""
     return torch.zeros_like(x)
 
 
-@register_method("random", kind="baseline", stochastic=True)
+@register_method("random", kind="baseline", stochastic=True, uses_captum=False)
 def random(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     """Uniform noise in [0, 1), seeded."""
     return torch.rand(x.shape, dtype=x.dtype, device="cpu").to(x.device)
 
 
-@register_method("sobel_edges", kind="baseline")
+@register_method("sobel_edges", kind="baseline", uses_captum=False)
 def sobel_edges(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     """Sobel edge magnitude of each input channel."""
     images = x.detach().cpu().numpy()

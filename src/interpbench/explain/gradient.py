@@ -43,14 +43,14 @@ from .registry import register_method, require, shared
 IGRule = Literal["gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"]
 
 
-@register_method("saliency", kind="gradient")
+@register_method("saliency", kind="gradient", uses_captum=False)
 def saliency(model: nn.Module, x: Tensor, target: Tensor, *, absolute: bool = False) -> Tensor:
     """Vanilla gradient df/dx, signed by default (``absolute=True`` gives Captum's |df/dx|)."""
     grad = _shared_input_gradient(model, x, target)
     return grad.abs() if absolute else grad.clone()  # never hand out the shared tensor itself
 
 
-@register_method("input_x_gradient", kind="gradient")
+@register_method("input_x_gradient", kind="gradient", uses_captum=False)
 def input_x_gradient(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     """Input times gradient, x * df/dx."""
     return x * _shared_input_gradient(model, x, target)
@@ -126,7 +126,7 @@ def gradient_shap(
     return GradientShap(model).attribute(x, baselines=refs, n_samples=n_samples, stdevs=stdevs, target=target)
 
 
-@register_method("smoothgrad", kind="gradient", stochastic=True)
+@register_method("smoothgrad", kind="gradient", stochastic=True, uses_captum=False)
 def smoothgrad(
     model: nn.Module,
     x: Tensor,
@@ -141,7 +141,7 @@ def smoothgrad(
     return _noisy_saliency(model, x, target, "smoothgrad", n_samples, noise_level, absolute, nt_samples_batch_size)
 
 
-@register_method("smoothgrad_sq", kind="gradient", stochastic=True)
+@register_method("smoothgrad_sq", kind="gradient", stochastic=True, uses_captum=False)
 def smoothgrad_sq(
     model: nn.Module,
     x: Tensor,
@@ -158,7 +158,7 @@ def smoothgrad_sq(
     )
 
 
-@register_method("vargrad", kind="gradient", stochastic=True)
+@register_method("vargrad", kind="gradient", stochastic=True, uses_captum=False)
 def vargrad(
     model: nn.Module,
     x: Tensor,

@@ -79,6 +79,15 @@ class MethodSpec:
     params: dict[str, Any]
     params_type: type
     seeds_all_rngs: bool = True  #: seed NumPy and ``random`` too (stochastic or a user's method)
+    #: runs Captum, whose notices :func:`attribute` silences (a user's method: assumed so)
+    uses_captum: bool = True
+
+    @property
+    def seeded(self) -> bool:
+        """Whether :func:`attribute` seeds the RNGs around the call: always, except for
+        interpbench's own deterministic methods, which draw no random numbers (forking and
+        restoring four generators costs a noticeable share of a 1 ms pass)."""
+        return self.stochastic or self.seeds_all_rngs
 
 
 _METHODS: dict[str, MethodSpec] = {}
@@ -98,11 +107,14 @@ def register_method(
     kind: str = "gradient",
     stochastic: bool = False,
     needs_gradcam_layer: bool = False,
+    uses_captum: bool = True,
 ) -> Callable[[MethodFn], MethodFn]:
     """Decorator: ``@register_method("my_method", kind="gradient")`` on ``fn(model, x, target, *, ...)``.
 
     ``stochastic``: the method draws random numbers (from torch, NumPy or ``random``, all seeded by
-    :func:`attribute`); a method of interpbench registered as deterministic draws none.
+    :func:`attribute`); a method of interpbench registered as deterministic draws none (it is then
+    called without forking the RNGs). ``uses_captum=False``: the method never runs Captum, so
+    :func:`attribute` does not install the filters for Captum's notices around it.
     """
     if kind not in KINDS:
         raise ConfigError(f"register_method({name!r}): kind must be one of {list(KINDS)}, got {kind!r}.")
@@ -123,6 +135,7 @@ def register_method(
             params=_defaults(fn),
             params_type=_params_dataclass(name, fn),
             seeds_all_rngs=stochastic or not fn.__module__.startswith(f"{__package__}."),
+            uses_captum=uses_captum or not fn.__module__.startswith(f"{__package__}."),
         )
         return fn
 
@@ -177,9 +190,8 @@ def attribute(
     try:
         for p, _ in flags:
             p.requires_grad_(False)
-        with _seeded(seed, device, spec.seeds_all_rngs), warnings.catch_warnings():
-            for message in _CAPTUM_NOTICES:
-                warnings.filterwarnings("ignore", message=message)
+        with _seeded(seed, device, spec.seeds_all_rngs) if spec.seeded else contextlib.nullcontext(), \
+                _quiet_captum() if spec.uses_captum else contextlib.nullcontext():
             maps = spec.fn(model, x, y, **options)
     except (MemoryError, torch.OutOfMemoryError):
         raise
@@ -446,6 +458,15 @@ def _target_check(y: Tensor) -> Callable:
             )
 
     return hook
+
+
+@contextlib.contextmanager
+def _quiet_captum() -> Iterator[None]:
+    """Captum's notices about what it does on purpose silenced (the caller's filters restored)."""
+    with warnings.catch_warnings():
+        for message in _CAPTUM_NOTICES:
+            warnings.filterwarnings("ignore", message=message)
+        yield
 
 
 def _model_device(model: nn.Module) -> torch.device:
