@@ -170,3 +170,13 @@ def test_reserved_param_names_are_refused():
         @register_method("test_bad_params")
         def bad(model, inputs, target, *, seed: int = 0):
             return inputs
+
+
+def test_only_rng_free_methods_skip_seeding_and_every_other_method_is_seeded():
+    """Methods drawing random numbers anywhere (deeplift_shap's uniform reference, SmoothGrad's
+    noise) are seeded by attribute(); only interpbench's methods marked rng_free skip the fork."""
+    from interpbench.explain.registry import method_info
+
+    free = {m for m in available_methods() if method_info(m).rng_free}
+    assert free == {"saliency", "input_x_gradient", "integrated_gradients", "blank", "sobel_edges"}
+    assert not any(method_info(m).stochastic for m in free)

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from .registry import register_method
 
 
-@register_method("blank", kind="baseline", uses_captum=False)
+@register_method("blank", kind="baseline", uses_captum=False, rng_free=True)
 def blank(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     """All-zero map."""
     return torch.zeros_like(x)
@@ -29,7 +29,7 @@ def random(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     return torch.rand(x.shape, dtype=x.dtype, device="cpu").to(x.device)
 
 
-@register_method("sobel_edges", kind="baseline", uses_captum=False)
+@register_method("sobel_edges", kind="baseline", uses_captum=False, rng_free=True)
 def sobel_edges(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     """Sobel edge magnitude of each input channel."""
     images = x.detach().cpu().numpy()

@@ -43,14 +43,14 @@ from .registry import register_method, require, shared
 IGRule = Literal["gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"]
 
 
-@register_method("saliency", kind="gradient", uses_captum=False)
+@register_method("saliency", kind="gradient", uses_captum=False, rng_free=True)
 def saliency(model: nn.Module, x: Tensor, target: Tensor, *, absolute: bool = False) -> Tensor:
     """Vanilla gradient df/dx, signed by default (``absolute=True`` gives Captum's |df/dx|)."""
     grad = _shared_input_gradient(model, x, target)
     return grad.abs() if absolute else grad.clone()  # never hand out the shared tensor itself
 
 
-@register_method("input_x_gradient", kind="gradient", uses_captum=False)
+@register_method("input_x_gradient", kind="gradient", uses_captum=False, rng_free=True)
 def input_x_gradient(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     """Input times gradient, x * df/dx."""
     return x * _shared_input_gradient(model, x, target)
@@ -84,7 +84,7 @@ def _fast(method):
     return method
 
 
-@register_method("integrated_gradients", kind="gradient")
+@register_method("integrated_gradients", kind="gradient", rng_free=True)
 def integrated_gradients(
     model: nn.Module,
     x: Tensor,

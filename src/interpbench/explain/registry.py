@@ -9,7 +9,8 @@ metadata (zennit/Quantus style). :func:`attribute` gives every method the same c
   method runs (no weight gradients are computed, which also makes it faster) and restored after;
 - the inputs are copied, never modified; the maps come back float32, detached, on the CPU;
 - every method runs under a torch RNG seeded from ``seed`` (the generators of the model's device:
-  the CPU's, and that CUDA device's), stochastic methods and methods registered outside interpbench
+  the CPU's, and that CUDA device's; except the project's methods registered ``rng_free``, which
+  draw no random numbers and run without the fork), stochastic methods and methods registered outside interpbench
   also under seeded NumPy and Python ``random`` RNGs, and the caller's RNG states are restored
   afterwards, so stochastic methods repeat exactly for the same seed (saving and restoring NumPy's
   state takes about 0.15 ms, more than a small model's pass: the project's deterministic methods,
@@ -81,13 +82,9 @@ class MethodSpec:
     seeds_all_rngs: bool = True  #: seed NumPy and ``random`` too (stochastic or a user's method)
     #: runs Captum, whose notices :func:`attribute` silences (a user's method: assumed so)
     uses_captum: bool = True
-
-    @property
-    def seeded(self) -> bool:
-        """Whether :func:`attribute` seeds the RNGs around the call: always, except for
-        interpbench's own deterministic methods, which draw no random numbers (forking and
-        restoring four generators costs a noticeable share of a 1 ms pass)."""
-        return self.stochastic or self.seeds_all_rngs
+    #: draws no random numbers at all, so :func:`attribute` calls it without forking and restoring
+    #: the four random generators (a noticeable share of a 1 ms pass); only interpbench's own methods
+    rng_free: bool = False
 
 
 _METHODS: dict[str, MethodSpec] = {}
@@ -108,13 +105,14 @@ def register_method(
     stochastic: bool = False,
     needs_gradcam_layer: bool = False,
     uses_captum: bool = True,
+    rng_free: bool = False,
 ) -> Callable[[MethodFn], MethodFn]:
     """Decorator: ``@register_method("my_method", kind="gradient")`` on ``fn(model, x, target, *, ...)``.
 
     ``stochastic``: the method draws random numbers (from torch, NumPy or ``random``, all seeded by
-    :func:`attribute`); a method of interpbench registered as deterministic draws none (it is then
-    called without forking the RNGs). ``uses_captum=False``: the method never runs Captum, so
-    :func:`attribute` does not install the filters for Captum's notices around it.
+    :func:`attribute`). ``rng_free=True`` (interpbench's own methods only): the method draws no random
+    numbers at all, so it is called without forking the RNGs. ``uses_captum=False``: the method never
+    runs Captum, so :func:`attribute` does not install the filters for Captum's notices around it.
     """
     if kind not in KINDS:
         raise ConfigError(f"register_method({name!r}): kind must be one of {list(KINDS)}, got {kind!r}.")
@@ -136,6 +134,7 @@ def register_method(
             params_type=_params_dataclass(name, fn),
             seeds_all_rngs=stochastic or not fn.__module__.startswith(f"{__package__}."),
             uses_captum=uses_captum or not fn.__module__.startswith(f"{__package__}."),
+            rng_free=rng_free and not stochastic and fn.__module__.startswith(f"{__package__}."),
         )
         return fn
 
@@ -190,7 +189,7 @@ def attribute(
     try:
         for p, _ in flags:
             p.requires_grad_(False)
-        with _seeded(seed, device, spec.seeds_all_rngs) if spec.seeded else contextlib.nullcontext(), \
+        with contextlib.nullcontext() if spec.rng_free else _seeded(seed, device, spec.seeds_all_rngs), \
                 _quiet_captum() if spec.uses_captum else contextlib.nullcontext():
             maps = spec.fn(model, x, y, **options)
     except (MemoryError, torch.OutOfMemoryError):
