@@ -110,3 +110,27 @@ def test_a_unit_index_past_the_representation_is_named_with_its_key():
     with pytest.raises(ConfigError, match=r"adversarial.neurons.units: unit index 999 is out of range"):
         adv.visualize_units(model, torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0]), NeuronParams(units=[999], steps=1),
                             seed=0, where="adversarial.neurons.units")
+
+
+def _rows(model, method, **metrics):
+    from tests.reporting.test_scorecard import _row
+
+    return [_row("adversarial", "scenes", model, method, metric, value, ci=0.02, n=3) for metric, value in metrics.items()]
+
+
+def test_mislabelled_findings_need_models_that_learnt_their_set():
+    from interpbench.metrics.results import results_table
+    from interpbench.reporting.adversarial_report import adversarial_findings
+
+    p = adversarial_params({})
+    learnt = results_table(_rows("trained_on_standard_attacks", "mislabelled_all", clean_test_acc=0.35, chance=0.125,
+                                 mislabelled_fit=0.8))
+    unfit = results_table(_rows("trained_on_standard_attacks", "mislabelled_all", clean_test_acc=0.35, chance=0.125,
+                                mislabelled_fit=0.3))
+    claim = "Non-robust features are features (all classes)"
+    found = {f.claim.split(":")[0]: f for f in adversarial_findings(learnt, p)}
+    assert found[claim].status == "passed"  # 0.33 > 0.125 + 0.05
+    found = {f.claim.split(":")[0]: f for f in adversarial_findings(unfit, p)}
+    assert found[claim].status == "not_evaluated" and "fit their mislabelled set only to 0.300" in found[claim].evidence
+    # every finding is listed, absent rows as not evaluated
+    assert len(adversarial_findings(learnt, p)) == 8

@@ -178,22 +178,26 @@ def mislabelled_job(standard: nn.Module, robust: nn.Module, sources: dict, attac
 
 def retrain_job(model_params, sets: dict, tests: dict, cfg, device: str = "cpu", *, which: str, variant: str,
                 seed: int) -> np.ndarray:
-    """A fan-out job: :func:`retrain` on ``sets[(which, variant)]``, tested on ``tests[variant]``."""
+    """A fan-out job: :func:`retrain` on ``sets[(which, variant)]``, tested on ``tests[variant]``:
+    ``{"correct": per clean test item 1.0 when right, "fit": accuracy on the set it was trained on}``."""
     test_x, test_y, num_classes = tests[variant]
     return retrain(model_params, num_classes, sets[f"{which}/{variant}"], test_x, test_y, cfg, seed, device,
                    desc=f"mislabelled {which} {variant}")
 
 
 def retrain(model_params, num_classes: int, train_set: dict, test_x: torch.Tensor, test_y: torch.Tensor, cfg,
-            seed: int, device: str = "cpu", desc: str = "mislabelled") -> np.ndarray:
+            seed: int, device: str = "cpu", desc: str = "mislabelled") -> dict:
     """Train a fresh ``model_params`` model (``num_classes`` outputs, initial weights from ``seed``) on
-    the mislabelled set alone; per clean test item, 1.0 when it is classified correctly."""
+    the mislabelled set alone; per clean test item, 1.0 when it is classified correctly, and its
+    accuracy on the mislabelled set itself (eval mode): a model that did not fit its training set
+    cannot show what that set teaches."""
     seed_everything(seed)
     model = build_model(model_params.architecture, num_classes=num_classes, in_channels=int(test_x.shape[1]),
                         image_size=int(test_x.shape[-1]), **model_params.options)
     train_model(model, train_set["x"], train_set["y"], dataclasses.replace(cfg, seed=seed), resolve_device(device),
                 desc=f"{desc} seed {seed}")
-    return (predict_labels(model, test_x) == test_y).double().numpy()
+    fit = float((predict_labels(model, train_set["x"]) == train_set["y"]).double().mean())
+    return {"correct": (predict_labels(model, test_x) == test_y).double().numpy(), "fit": fit}
 
 
 def pair_subset(bundle: dict, pair: list[int]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -88,7 +88,8 @@ class MislabelledParams:
     targets: Literal["random", "next"] = "random"  # Ilyas et al.'s D_rand | D_det
     two_class: list[int] | None = field(default_factory=lambda: [0, 1])  # the practicum's cats-vs-dogs variant
     seeds: int = 3
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=7, batch_size=64, lr=0.01))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=12, batch_size=64, lr=0.01,
+                                                                   schedule="onecycle"))
 
 
 @dataclass
@@ -110,6 +111,7 @@ class AdvReportParams:
     robust_gain_min: float = 0.0  # robust - standard gradient object mass: 95% interval above this
     eps_ratio_min: float = 1.5  # robust / standard minimal eps (geometric mean over images): interval above this
     above_chance_min: float = 0.05  # mislabelled-set model: t-interval over seeds above chance + this
+    fit_min: float = 0.5  # ... evaluated only when its models learnt their mislabelled set at least this well
     judge_gain_min: float = 0.2  # robust - standard source, judged as the target: interval above this
     unit_gain_min: float = 0.0  # robust - standard units, judged as their top class: interval above this
 

@@ -304,16 +304,25 @@ def adversarial_findings(results: pd.DataFrame, p) -> list[Finding]:
         claim = f"Non-robust features are features ({label}): a model trained only on the standard model's mislabelled set " \
                 "beats chance on the clean test set"
         text = f"t-interval over seeds above chance + {q.above_chance_min:g}"
+        fit = _row(results, model="trained_on_standard_attacks", method=f"mislabelled_{variant}", metric="mislabelled_fit")
         if r is None or c is None or math.isnan(r["ci_low"]):
             findings.append(missing(claim, f"no {variant} mislabelled-set rows (or fewer than 2 seeds)", text))
+        elif fit is not None and fit["value"] < q.fit_min:
+            findings.append(missing(claim, f"the models fit their mislabelled set only to {fmt(fit['value'])} (< "
+                                    f"{q.fit_min:g}): train longer (mislabelled.train) before reading clean accuracy {fmt(r['value'])}",
+                                    text))
         else:
             findings.append(checked(claim, r["ci_low"] > c["value"] + q.above_chance_min,
                                     f"clean test accuracy {_interval(r)}, chance {fmt(c['value'])}", text))
     ctrl = results[(results["model"] == "trained_on_robust_attacks") & (results["metric"] == "clean_test_acc")]
+    fits = results[(results["model"] == "trained_on_robust_attacks") & (results["metric"] == "mislabelled_fit")]
     claim = "Control: the same construction on the robust model does not beat chance"
     text = f"t-interval over seeds not above chance + {q.above_chance_min:g}"
     if ctrl.empty or ctrl["ci_low"].isna().any():
         findings.append(missing(claim, "no robust-source mislabelled-set rows (or fewer than 2 seeds)", text))
+    elif (fits["value"] < q.fit_min).any():
+        findings.append(missing(claim, f"the models fit their mislabelled sets only to {', '.join(fmt(v) for v in fits['value'])} "
+                                f"(< {q.fit_min:g}): a model that learnt nothing is at chance whatever the set holds", text))
     else:
         parts, ok = [], True
         for r in ctrl.itertuples():
@@ -384,8 +393,9 @@ def adversarial_report(results: pd.DataFrame, p, findings: list[Finding]) -> str
     lines += _section(results, "3. Non-robust features are features", "mislabelled",
                       f"Each of {p.data.n_train or 'all'} training images attacked toward another class ({m.targets} "
                       f"target; PGD-{m.attack.norm} eps {m.attack.eps:g}, {m.attack.steps} steps) on the source model "
-                      f"and relabelled as it; a fresh model trained on that set alone ({m.seeds} seeds) and tested on "
-                      "the clean, correctly labelled test set. Two-class variant: the classes "
+                      f"and relabelled as it; a fresh model trained on that set alone ({m.seeds} seeds, {m.train.epochs} epochs) and "
+                      "tested on the clean, correctly labelled test set; `mislabelled_fit`: its accuracy on the set it "
+                      "was trained on (the findings need it at least `fit_min`). Two-class variant: the classes "
                       f"{m.two_class} (each image relabelled as the other class). `attack_hit_rate`: share of the set "
                       "the source model classifies as its new label.",
                       method.str.startswith("mislabelled_"))

@@ -243,16 +243,19 @@ def train_on_mislabelled_sets(train: dict, test: dict, evaluation: dict, standar
     for key, bundle in built.items():
         which, variant = key.split("/")
         common = dict(keys, model=f"trained_on_{which}_attacks", method=f"mislabelled_{variant}")
-        accs = [float(correct[f"{key}/seed{s}"].mean()) for s in seeds]
+        accs = [float(correct[f"{key}/seed{s}"]["correct"].mean()) for s in seeds]
+        fits = [correct[f"{key}/seed{s}"]["fit"] for s in seeds]
         rows.append(summarize_seeds(accs, seed=seed, metric="clean_test_acc", **common))
+        rows.append(summarize_seeds(fits, seed=seed, metric="mislabelled_fit", **common))
         rows += [dict(common, metric="clean_test_acc_seed", x_name="seed", x=float(s), x_label=str(s), value=a, n=1,
                       seed=seed) for s, a in zip(seeds, accs)]
         rows.append(summarize(bundle["hit"].double().numpy(), seed=seed, n_boot=p.n_boot, metric="attack_hit_rate",
                               **common))
         chance = 1.0 / tests[variant][2]
         rows.append(dict(common, metric="chance", value=chance, n=len(tests[variant][1]), seed=seed))
-        log.info("mislabelled %s %s: attack hit %.2f, clean test accuracy %s (chance %.3f)", which, variant,
-                 float(bundle["hit"].double().mean()), ", ".join(f"{a:.3f}" for a in accs), chance)
+        log.info("mislabelled %s %s: attack hit %.2f, fit of its set %s, clean test accuracy %s (chance %.3f)", which,
+                 variant, float(bundle["hit"].double().mean()), ", ".join(f"{f:.3f}" for f in fits),
+                 ", ".join(f"{a:.3f}" for a in accs), chance)
     n_fig = p.report.figure_images
     examples = {k: {"x": b["x"][:n_fig], "y": b["y"][:n_fig], "source_y": b["source_y"][:n_fig]} for k, b in built.items()}
     examples["originals"] = {v: s[0][:n_fig] for v, s in sources.items()}
