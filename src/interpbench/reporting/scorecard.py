@@ -370,7 +370,7 @@ def _dissection_attack(results: pd.DataFrame, options: ScorecardOptions) -> pd.D
 
 @register_measure(
     "object_mass", label="object mass", study="adversarial", block="attribution", direction="higher",
-    description="share of the |map| mass inside the scenes' object mask (adversarial study, exercises 1 and 5): "
+    description="share of the absolute map's mass inside the scenes' object mask (adversarial study, exercises 1 and 5): "
                 "metric `object_mass` of `saliency` and of SmoothGrad per noise level at its largest N; one column "
                 "per model (standard, robust); the uniform map (the object's area) is the baseline.")
 def _object_mass(results: pd.DataFrame, options: ScorecardOptions) -> pd.DataFrame:
