@@ -134,3 +134,12 @@ def test_mislabelled_findings_need_models_that_learnt_their_set():
     assert found[claim].status == "not_evaluated" and "fit their mislabelled set only to 0.300" in found[claim].evidence
     # every finding is listed, absent rows as not evaluated
     assert len(adversarial_findings(learnt, p)) == 8
+
+
+def test_a_switched_off_two_class_variant_is_said_so():
+    from interpbench.metrics.results import results_table
+    from interpbench.reporting.adversarial_report import adversarial_findings
+
+    p = adversarial_params({"mislabelled": {"two_class": None}})
+    found = [f for f in adversarial_findings(results_table([]), p) if "two-class variant" in f.claim]
+    assert len(found) == 1 and found[0].status == "not_evaluated" and "switched off" in found[0].evidence

@@ -305,7 +305,9 @@ def adversarial_findings(results: pd.DataFrame, p) -> list[Finding]:
                 "beats chance on the clean test set"
         text = f"t-interval over seeds above chance + {q.above_chance_min:g}"
         fit = _row(results, model="trained_on_standard_attacks", method=f"mislabelled_{variant}", metric="mislabelled_fit")
-        if r is None or c is None or math.isnan(r["ci_low"]):
+        if variant == "two_class" and p.mislabelled.two_class is None:
+            findings.append(missing(claim, "the two-class variant is switched off (mislabelled.two_class: null)", text))
+        elif r is None or c is None or math.isnan(r["ci_low"]):
             findings.append(missing(claim, f"no {variant} mislabelled-set rows (or fewer than 2 seeds)", text))
         elif fit is not None and fit["value"] < q.fit_min:
             findings.append(missing(claim, f"the models fit their mislabelled set only to {fmt(fit['value'])} (< "
