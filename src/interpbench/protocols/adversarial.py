@@ -29,6 +29,7 @@ from interpbench.attacks.mislabelled import attack_targets, mislabelled_set
 from interpbench.attacks.pgd import pgd_attack
 from interpbench.errors import ConfigError
 from interpbench.explain import attribute
+from interpbench.explain.postprocess import aggregate_channels
 from interpbench.metrics.adversarial import (
     difference_ci,
     geometric_mean_ratio_ci,
@@ -38,7 +39,7 @@ from interpbench.metrics.adversarial import (
 from interpbench.metrics.results import summarize
 from interpbench.metrics.trojans import footprint_mass, paired_difference_ci, pointing_game
 from interpbench.models import build_model
-from interpbench.models.training import train_model
+from interpbench.models.training import predict, train_model
 from interpbench.runtime import resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -67,19 +68,14 @@ def _same_weights(a: nn.Module, b: nn.Module) -> bool:
 
 
 def predict_labels(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    device = next(model.parameters()).device
-    was = model.training
-    model.eval()
-    with torch.no_grad():
-        out = torch.cat([model(x[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(x), batch_size)])
-    model.train(was)
-    return out
+    """:func:`interpbench.models.training.predict` on the model's own device."""
+    return predict(model, x, batch_size, device=next(model.parameters()).device)
 
 
 # --------------------------------------------------------------------------- exercises 1 and 5
 def importance(maps: torch.Tensor) -> torch.Tensor:
     """``|attribution|`` summed over the colour channels: ``[N, H, W]``."""
-    return maps.abs().sum(dim=1)
+    return aggregate_channels(maps, "abs_sum")
 
 
 def smoothgrad_grid(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_samples: list[int],

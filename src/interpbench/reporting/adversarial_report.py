@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from .findings import Finding, checked, missing, render_findings  # noqa: E402
-from .markdown import fmt, results_summary  # noqa: E402
+from .markdown import fmt, results_summary, row_where  # noqa: E402
 
 
 def _image(x: torch.Tensor) -> np.ndarray:
@@ -24,18 +24,6 @@ def _image(x: torch.Tensor) -> np.ndarray:
 def _off(ax) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
-
-
-def _rows(results: pd.DataFrame, **keys) -> pd.DataFrame:
-    m = pd.Series(True, index=results.index)
-    for k, v in keys.items():
-        m &= results[k] == v
-    return results[m]
-
-
-def _row(results: pd.DataFrame, **keys) -> pd.Series | None:
-    r = _rows(results, **keys)
-    return None if r.empty else r.iloc[0]
 
 
 def _name(classes: list, k: int) -> str:
@@ -54,11 +42,11 @@ def localisation_curves(results: pd.DataFrame) -> plt.Figure:
             ax.plot(g["x"], g["value"], marker="o", label=f"SmoothGrad σ={method.removeprefix('smoothgrad_sigma')}")
             ax.fill_between(g["x"], g["ci_low"], g["ci_high"], alpha=0.15)
         for model, style in (("standard", "k--"), ("robust", "r-")):
-            r = _row(results, model=model, method="saliency", metric=metric)
+            r = row_where(results, model=model, method="saliency", metric=metric)
             if r is not None:
                 ax.axhline(r["value"], color=style[0], linestyle=style[1:], label=f"gradient, {model}")
         if metric == "object_mass":
-            r = _row(results, method="uniform_map", metric=metric)
+            r = row_where(results, method="uniform_map", metric=metric)
             if r is not None:
                 ax.axhline(r["value"], color="grey", linestyle=":", label="uniform map (area)")
         ax.set_xscale("log")
@@ -109,7 +97,7 @@ def min_eps_curves(results: pd.DataFrame) -> plt.Figure:
     for ax, method in zip(axes[0], methods):
         for model, color in (("standard", "k"), ("robust", "r")):
             g = curves[(curves["method"] == method) & (curves["model"] == model)].sort_values("x")
-            med = _row(results, model=model, method=method, metric="min_eps_median")
+            med = row_where(results, model=model, method=method, metric="min_eps_median")
             label = f"{model} (median eps* {fmt(med['value'], 3) if med is not None else '?'})"
             ax.plot(g["x"], g["value"], marker="o", color=color, label=label)
         ax.set_xscale("log")
@@ -193,7 +181,7 @@ def mislabelled_figure(examples: dict, results: pd.DataFrame) -> plt.Figure:
         values.append(row.value)
         lows.append(row.value - row.ci_low if not math.isnan(row.ci_low) else 0)
         highs.append(row.ci_high - row.value if not math.isnan(row.ci_high) else 0)
-        c = _row(results, model=row.model, method=row.method, metric="chance")
+        c = row_where(results, model=row.model, method=row.method, metric="chance")
         chance.append(c["value"] if c is not None else np.nan)
     xs = np.arange(len(values))
     ax.bar(xs, values, yerr=[lows, highs], color="tab:blue", capsize=3)
@@ -269,7 +257,7 @@ def _interval(r) -> str:
 
 
 def _difference_finding(results, claim: str, threshold: float, **keys) -> Finding:
-    r = _row(results, **keys)
+    r = row_where(results, **keys)
     text = f"whole 95% interval of the difference above {threshold:g}"
     if r is None or math.isnan(r["value"]) or math.isnan(r["ci_low"]):
         return missing(claim, f"no difference row ({', '.join(f'{k}={v}' for k, v in keys.items())})", text)
@@ -293,18 +281,18 @@ def adversarial_findings(results: pd.DataFrame, p) -> list[Finding]:
     else:
         parts = []
         for r in ratios.itertuples():
-            s = _row(results, model="standard", method=r.method, metric="min_eps_median")
-            b = _row(results, model="robust", method=r.method, metric="min_eps_median")
+            s = row_where(results, model="standard", method=r.method, metric="min_eps_median")
+            b = row_where(results, model="robust", method=r.method, metric="min_eps_median")
             parts.append(f"{r.method.removeprefix('pgd_')}: ratio {fmt(r.value, 2)} [{fmt(r.ci_low, 2)}, {fmt(r.ci_high, 2)}] "
                          f"(median eps* standard {fmt(s['value'], 4)}, robust {fmt(b['value'], 4)})")
         findings.append(checked(claim, bool((ratios["ci_low"] > q.eps_ratio_min).all()), "; ".join(parts), text))
     for variant, label in (("all", "all classes"), ("two_class", "two-class variant")):
-        r = _row(results, model="trained_on_standard_attacks", method=f"mislabelled_{variant}", metric="clean_test_acc")
-        c = _row(results, model="trained_on_standard_attacks", method=f"mislabelled_{variant}", metric="chance")
+        r = row_where(results, model="trained_on_standard_attacks", method=f"mislabelled_{variant}", metric="clean_test_acc")
+        c = row_where(results, model="trained_on_standard_attacks", method=f"mislabelled_{variant}", metric="chance")
         claim = f"Non-robust features are features ({label}): a model trained only on the standard model's mislabelled set " \
                 "beats chance on the clean test set"
         text = f"t-interval over seeds above chance + {q.above_chance_min:g}"
-        fit = _row(results, model="trained_on_standard_attacks", method=f"mislabelled_{variant}", metric="mislabelled_fit")
+        fit = row_where(results, model="trained_on_standard_attacks", method=f"mislabelled_{variant}", metric="mislabelled_fit")
         if variant == "two_class" and p.mislabelled.two_class is None:
             findings.append(missing(claim, "the two-class variant is switched off (mislabelled.two_class: null)", text))
         elif r is None or c is None or math.isnan(r["ci_low"]):
@@ -328,7 +316,7 @@ def adversarial_findings(results: pd.DataFrame, p) -> list[Finding]:
     else:
         parts, ok = [], True
         for r in ctrl.itertuples():
-            c = _row(results, model=r.model, method=r.method, metric="chance")
+            c = row_where(results, model=r.model, method=r.method, metric="chance")
             ok &= bool(r.ci_low <= c["value"] + q.above_chance_min)
             parts.append(f"{r.method.removeprefix('mislabelled_')}: {fmt(r.value)} [{fmt(r.ci_low)}, {fmt(r.ci_high)}], "
                          f"chance {fmt(c['value'])}")

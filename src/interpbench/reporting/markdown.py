@@ -7,6 +7,20 @@ import math
 import pandas as pd
 
 
+def rows_where(results: pd.DataFrame, **keys) -> pd.DataFrame:
+    """The rows of a results table whose columns equal ``keys``."""
+    sel = results
+    for k, v in keys.items():
+        sel = sel[sel[k] == v]
+    return sel
+
+
+def row_where(results: pd.DataFrame, **keys) -> pd.Series | None:
+    """The first row whose columns equal ``keys``, None when there is none."""
+    sel = rows_where(results, **keys)
+    return None if sel.empty else sel.iloc[0]
+
+
 def fmt(v: float, digits: int = 3) -> str:
     return "NaN" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 

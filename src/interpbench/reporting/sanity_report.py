@@ -9,16 +9,11 @@ import pandas as pd
 
 from interpbench.pipelines.params import SanityReportParams
 from interpbench.reporting.findings import Finding, checked, finding_counts, missing, render_findings
-from interpbench.reporting.markdown import fmt, table, value_with_ci
+from interpbench.reporting.markdown import fmt, row_where, table, value_with_ci
 
 __all__ = ["Finding", "finding_counts", "sanity_findings", "sanity_report"]
 
 
-def _row(results: pd.DataFrame, **eq) -> pd.Series | None:
-    sel = results
-    for k, v in eq.items():
-        sel = sel[sel[k] == v]
-    return None if sel.empty else sel.iloc[0]
 
 
 def _upper(row: pd.Series) -> float:
@@ -76,7 +71,7 @@ def sanity_findings(
     claim1 = f"{model}: Gradient Spearman (abs) falls low once all blocks are randomized"
     thr1 = f"Spearman (abs) < {r.gradient_similarity_max:g}, the whole 95% interval"
     last = casc["x"].max() if not casc.empty else None
-    grad = _row(casc, method="saliency", x=last) if last is not None else None
+    grad = row_where(casc, method="saliency", x=last) if last is not None else None
     if grad is None:
         out.append(missing(claim1, why_absent(("saliency",), "cascading saliency spearman_abs"), thr1))
     elif _nan(grad["value"]):
@@ -106,9 +101,9 @@ def sanity_findings(
     thr3 = (f"Spearman (abs) < {r.random_labels_similarity_max:g}, the whole 95% interval; evaluated when both models fit their training "
             f"labels to eval accuracy >= {r.random_labels_fit_min:g}")
     rl_rows = results[results["model"] == f"{model}_random_labels"]
-    rl = _row(rl_rows, method="saliency", metric="spearman_abs")
+    rl = row_where(rl_rows, method="saliency", metric="spearman_abs")
     fits = rl_rows[(rl_rows["metric"] == "train_acc") & (rl_rows["x_name"] == "labels_permuted")]
-    fit_random, fit_true = _row(fits, x=1.0), _row(fits, x=0.0)
+    fit_random, fit_true = row_where(fits, x=1.0), row_where(fits, x=0.0)
     if not random_labels_enabled:
         out.append(missing(claim3, "the random-label test is switched off "
                                    "(sanity_checks.protocol.random_labels.enabled: false)", thr3))

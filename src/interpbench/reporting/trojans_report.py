@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 from ..data.trojans import TrojanSpec  # noqa: E402
 from ..metrics.trojans import scale01  # noqa: E402
 from .findings import Finding, checked, missing, render_findings  # noqa: E402
-from .markdown import fmt, results_summary, table  # noqa: E402
+from .markdown import fmt, results_summary, row_where, table  # noqa: E402
 
 PANELS = (("footprint_l1", "L1 to the footprint (lower is better)"),
           ("footprint_correlation", "correlation with the footprint (higher is better)"))
@@ -84,11 +84,6 @@ def trigger_map_grid(trigger_maps: Mapping, n_per_trojan: int) -> plt.Figure:
 # --------------------------------------------------------------------------- findings
 
 
-def _row(results: pd.DataFrame, **keys) -> pd.Series | None:
-    sel = results
-    for k, v in keys.items():
-        sel = sel[sel[k] == v]
-    return None if sel.empty else sel.iloc[0]
 
 
 def trojans_findings(results: pd.DataFrame, specs: list[TrojanSpec], report, *, labels: Mapping[str, str],
@@ -113,7 +108,7 @@ def trojans_findings(results: pd.DataFrame, specs: list[TrojanSpec], report, *, 
         if not_evaluated and spec.name in not_evaluated:
             findings.append(missing(claim, not_evaluated[spec.name], threshold))
             continue
-        r = _row(results, model=troj, metric="asr", method=spec.name)
+        r = row_where(results, model=troj, metric="asr", method=spec.name)
         if r is None or math.isnan(r["value"]):
             findings.append(missing(claim, "no ASR row (no triggered test images?)", threshold))
             continue
@@ -122,8 +117,8 @@ def trojans_findings(results: pd.DataFrame, specs: list[TrojanSpec], report, *, 
                                 f"triggered test images", threshold))
     claim = "the trojaned model's clean accuracy is within the tolerance of its clean twin's"
     threshold = f"twin − trojaned: 95% upper bound ≤ {report.clean_tol:g}"
-    d = _row(results, metric="clean_acc_drop")
-    a, b = _row(results, model=troj, metric="clean_acc"), _row(results, model=labels["clean"], metric="clean_acc")
+    d = row_where(results, metric="clean_acc_drop")
+    a, b = row_where(results, model=troj, metric="clean_acc"), row_where(results, model=labels["clean"], metric="clean_acc")
     if not twin:
         own = "" if a is None else (f"; the trojaned model's own clean accuracy: {fmt(a['value'])} "
                                     f"[{fmt(a['ci_low'])}, {fmt(a['ci_high'])}] on {a['n']} clean test images")

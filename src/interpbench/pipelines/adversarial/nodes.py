@@ -174,7 +174,8 @@ def search_min_eps(test: dict, standard_state: dict, robust_state: dict, params:
     m = p.min_eps
     x = test["x"]
     models = {"standard": _model(ig_models, x, standard_state, device), "robust": _model(ig_models, x, robust_state, device)}
-    shared = {**models, "x": x, "y": test["y"], "targets": _targets(test, ig_models, seed), "grids": m.grids,
+    targets = _targets(test, ig_models, seed)
+    shared = {**models, "x": x, "y": test["y"], "targets": targets, "grids": m.grids,
               "steps": m.steps, "batch_size": p.batch_size}
     jobs = {f"{w}/{norm}/{mode}": {"which": w, "norm": norm, "mode": mode, "seed": seed}
             for w in ("standard", "robust") for norm in m.grids for mode in m.modes}
@@ -191,7 +192,7 @@ def search_min_eps(test: dict, standard_state: dict, robust_state: dict, params:
     eps = eps if np.isfinite(eps) else m.grids[norm][-1]
     n = min(p.report.figure_images, len(x))
     xs, ys = x[:n], test["y"][:n]
-    target = _targets(test, ig_models, seed)[:n] if mode == "targeted" else None
+    target = targets[:n] if mode == "targeted" else None
     examples = {"x": xs, "y": ys, "eps": eps, "norm": norm, "mode": mode, "classes": list(test.get("classes", []))}
     with cpu_threads(p.cpu_threads):
         for which, model in models.items():
@@ -205,8 +206,9 @@ def search_min_eps(test: dict, standard_state: dict, robust_state: dict, params:
     return results_table(rows), examples
 
 
-def train_on_mislabelled_sets(train: dict, test: dict, evaluation: dict, standard_state: dict, robust_state: dict, params: dict,
-                          ig_models: dict, parallel: dict, seed: int, device: str, *, study: str) -> tuple[pd.DataFrame, dict]:
+def train_on_mislabelled_sets(train: dict, evaluation: dict, standard_state: dict, robust_state: dict, params: dict,
+                              ig_models: dict, parallel: dict, seed: int, device: str, *,
+                              study: str) -> tuple[pd.DataFrame, dict]:
     """Exercise 3 (Ilyas et al. 2019): each training image attacked toward another class on the
     standard (and, as the control, the robust) model and relabelled as it; fresh models trained on
     each set alone, one per seed, scored on the clean test set. Also the two-class variant."""
@@ -219,7 +221,7 @@ def train_on_mislabelled_sets(train: dict, test: dict, evaluation: dict, standar
     if q.two_class is not None:
         if max(q.two_class) >= num_classes:
             raise ConfigError(f"adversarial.mislabelled.two_class: class {max(q.two_class)} is out of range: the "
-                                  f"data have {num_classes} classes (0..{num_classes - 1}).")
+                              f"data have {num_classes} classes (0..{num_classes - 1}).")
         px, py = adv.pair_subset(train, q.two_class)
         pair_train = subsample({"x": px, "y": py}, p.data.n_train, seed + 3)
         sources["two_class"] = (pair_train["x"], pair_train["y"], 1 - pair_train["y"])
@@ -238,7 +240,7 @@ def train_on_mislabelled_sets(train: dict, test: dict, evaluation: dict, standar
     correct = run_jobs(adv.retrain_job, jobs, par, shared={"model_params": pair.model, "sets": built, "tests": tests,
                                                            "cfg": q.train, "device": device},
                        threads=p.cpu_threads, desc="trainings on mislabelled sets")
-    keys = _keys(test, study)
+    keys = _keys(evaluation, study)
     rows = []
     for key, bundle in built.items():
         which, variant = key.split("/")

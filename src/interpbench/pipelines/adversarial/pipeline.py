@@ -57,7 +57,7 @@ def create_pipeline(**kwargs) -> Pipeline:
               "localisation_results", "evaluation", ["params:seed"], study=True),
         _node(n.search_min_eps, MODELS, ("min_eps", "batch_size", "n_boot", "cpu_threads", "report"),
               ["min_eps_results", "min_eps.examples"], "evaluation", [IG, PAR, *RUN], study=True),
-        _node(n.train_on_mislabelled_sets, ["images.train_data", "images.test_data", "images.eval_data", *MODELS[1:]],
+        _node(n.train_on_mislabelled_sets, ["images.train_data", "images.eval_data", *MODELS[1:]],
               ("data", "mislabelled", "batch_size", "n_boot", "cpu_threads", "report"),
               ["mislabelled_results", "mislabelled.examples"], "evaluation", [IG, PAR, *RUN], study=True),
         _node(n.attack_large_eps, [*MODELS, "judge.state", JUDGE_ROBUST],
