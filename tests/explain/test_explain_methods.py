@@ -74,9 +74,13 @@ def test_method_runs_or_is_not_applicable(zoo, model_name, method):
         with pytest.raises(NotApplicableError, match=f"^{method} is not applicable to {model_name}: "):
             attribute(method, model, x, y, **SMALL.get(method, {}))
         return
+    before, version = x.clone(), x._version
     maps = attribute(method, model, x, y, **SMALL.get(method, {}))
     assert maps.shape == x.shape and maps.dtype == torch.float32
     assert torch.isfinite(maps).all()
+    # attribute() hands interpbench's own methods the caller's tensor (no copy): none may write into it
+    assert x._version == version and torch.equal(x, before)
+    assert maps.data_ptr() != x.data_ptr()
 
 
 def test_lrp_on_resnet_small_names_the_residual_addition(zoo):

@@ -109,6 +109,43 @@ def test_int_target_equals_tensor_target(cnn, x):
     assert torch.equal(a, b)
 
 
+def test_target_range_is_checked_again_when_the_head_changes():
+    torch.manual_seed(0)
+    model = build_model("mnist_cnn")
+    x = torch.rand(2, 1, 28, 28)
+    attribute("saliency", model, x, 9)  # the first call learns the width (10) from its forward pass
+    with pytest.raises(ConfigError, match="target class 10 is out of range for a model with 10 outputs"):
+        attribute("saliency", model, x, 10)  # from the known width, before any pass
+    model.fc2 = nn.Linear(model.fc2.in_features, 12)  # a new head: its width is learnt again
+    assert attribute("saliency", model, x, 11).shape == x.shape
+    with pytest.raises(ConfigError, match="target class 12 is out of range for a model with 12 outputs"):
+        attribute("saliency", model, x, 12)
+    with pytest.raises(ConfigError, match="negative class index -1"):
+        attribute("saliency", model, x, -1)
+
+
+def test_user_methods_get_a_copy_and_no_method_hands_back_the_inputs(cnn, x):
+    @register_method("test_writes_inputs", kind="baseline")
+    def writes(model, inputs, target):
+        """Writes into its inputs and returns them."""
+        return inputs.mul_(2)
+
+    @register_method("test_identity", kind="baseline")
+    def identity(model, inputs, target):
+        """The inputs themselves."""
+        return inputs
+
+    try:
+        before = x.clone()
+        assert torch.equal(attribute("test_writes_inputs", cnn, x, 0), 2 * before)
+        assert torch.equal(x, before)
+        maps = attribute("test_identity", cnn, x, 0)
+        assert torch.equal(maps, x) and maps.data_ptr() != x.data_ptr()
+    finally:
+        _METHODS.pop("test_writes_inputs")
+        _METHODS.pop("test_identity")
+
+
 def test_requires_grad_restored_after_a_failure():
     model = build_model("resnet_small", in_channels=3, image_size=32)
     flags = [p.requires_grad for p in model.parameters()]

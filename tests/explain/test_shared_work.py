@@ -115,6 +115,9 @@ def test_noisy_gradient_moments_equal_captum_noise_tunnel(cnn, x, nt_type, absol
     mean, mean_sq = noisy_gradient_moments(_rescaled(cnn), u, Y, 5, 0.2, absolute, 2, scale)
     ours = {"smoothgrad": mean, "smoothgrad_sq": mean_sq, "vargrad": mean_sq - mean * mean}[nt_type]
     assert torch.equal(ours, expected)
+    torch.manual_seed(3)
+    mean_only, none = noisy_gradient_moments(_rescaled(cnn), u, Y, 5, 0.2, absolute, 2, scale, squares=False)
+    assert none is None and torch.equal(mean_only, mean)
 
 
 def test_rng_states_are_restored_and_numpy_seeded_for_user_methods(cnn, x):

@@ -38,7 +38,7 @@ from captum._utils.common import _format_additional_forward_args, _select_target
 
 from .batching import copies_per_call, samples_per_call
 from .references import reference_distribution
-from .registry import register_method, require, shared
+from .registry import register_method, require, shared, sharing
 
 IGRule = Literal["gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"]
 
@@ -47,7 +47,9 @@ IGRule = Literal["gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_
 def saliency(model: nn.Module, x: Tensor, target: Tensor, *, absolute: bool = False) -> Tensor:
     """Vanilla gradient df/dx, signed by default (``absolute=True`` gives Captum's |df/dx|)."""
     grad = _shared_input_gradient(model, x, target)
-    return grad.abs() if absolute else grad.clone()  # never hand out the shared tensor itself
+    if absolute:
+        return grad.abs()
+    return grad.clone() if sharing() else grad  # never hand out a shared tensor itself
 
 
 @register_method("input_x_gradient", kind="gradient", uses_captum=False, rng_free=True)
@@ -212,9 +214,11 @@ def _noisy_saliency(
 ) -> Tensor:
     u, scale = _unit_range(x, n_samples, noise_level, nt_type)
     draws = _nt_batch(x, n_samples, nt_samples_batch_size, nt_type)
+    # SmoothGrad alone needs no squares; inside shared_work both moments are kept for the others.
+    squares = nt_type != "smoothgrad" or sharing()
     mean, mean_sq = shared(("noisy_gradients", n_samples, noise_level, absolute, draws),
                            lambda: noisy_gradient_moments(_rescaled(model), u, target, n_samples, noise_level,
-                                                          absolute, draws, scale))
+                                                          absolute, draws, scale, squares=squares))
     # dF/du = s df/dx: the mean gradient carries one factor s, squares and variances two.
     if nt_type == "smoothgrad":
         return mean / scale
@@ -224,8 +228,8 @@ def _noisy_saliency(
 
 def noisy_gradient_moments(
     forward: Callable[..., Tensor], u: Tensor, target: Tensor, n_samples: int, stdev: float, absolute: bool,
-    draws: int, *args: Tensor,
-) -> tuple[Tensor, Tensor]:
+    draws: int, *args: Tensor, squares: bool = True,
+) -> tuple[Tensor, Tensor | None]:
     """Mean and mean square of the (absolute, with ``absolute``) input gradient of ``forward`` at
     ``n_samples`` noisy copies ``u + N(0, stdev^2)`` of every input, ``draws`` copies per pass.
 
@@ -235,6 +239,7 @@ def noisy_gradient_moments(
     equal to Captum's), so smoothgrad is ``mean``,
     smoothgrad_sq ``mean_sq`` and vargrad ``mean_sq - mean * mean`` exactly as Captum gives them.
     ``args`` (one row per input) go to ``forward`` after the noisy inputs, expanded alike.
+    ``squares=False`` skips the mean square (returned as None), which SmoothGrad alone does not need.
     """
     total = total_sq = None
     done = 0
@@ -248,11 +253,13 @@ def noisy_gradient_moments(
         if absolute:
             grad = grad.abs()
         grad = grad.view(u.shape[0], k, *u.shape[1:])
-        part, part_sq = grad.sum(dim=1), torch.pow(grad, 2).sum(dim=1)
+        part = grad.sum(dim=1)
         total = part if total is None else total + part
-        total_sq = part_sq if total_sq is None else total_sq + part_sq
+        if squares:
+            part_sq = torch.pow(grad, 2).sum(dim=1)
+            total_sq = part_sq if total_sq is None else total_sq + part_sq
         done += k
-    return total * 1 / n_samples, total_sq * 1 / n_samples
+    return total * 1 / n_samples, (total_sq * 1 / n_samples if squares else None)
 
 
 def _unit_range(x: Tensor, n_samples: int, noise_level: float, method: str) -> tuple[Tensor, Tensor]:

@@ -42,6 +42,7 @@ import random
 import traceback
 import typing
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +86,9 @@ class MethodSpec:
     #: draws no random numbers at all, so :func:`attribute` calls it without forking and restoring
     #: the four random generators (a noticeable share of a 1 ms pass); only interpbench's own methods
     rng_free: bool = False
+    #: called on a copy of the inputs (a user's method: it may write into them); interpbench's own
+    #: methods never do and get the caller's tensor, detached
+    copies_inputs: bool = True
 
 
 _METHODS: dict[str, MethodSpec] = {}
@@ -135,6 +139,7 @@ def register_method(
             seeds_all_rngs=stochastic or not fn.__module__.startswith(f"{__package__}."),
             uses_captum=uses_captum or not fn.__module__.startswith(f"{__package__}."),
             rng_free=rng_free and not stochastic and fn.__module__.startswith(f"{__package__}."),
+            copies_inputs=not fn.__module__.startswith(f"{__package__}."),
         )
         return fn
 
@@ -174,17 +179,22 @@ def attribute(
         raise ConfigError(f"attribution method {method!r} takes no parameters, got {', '.join(map(repr, params))}.")
     options = _options(spec, params)
     x = _check_inputs(inputs)
-    weights = list(model.parameters())
+    weights, training = _weights_and_mode(model)
     device = weights[0].device if weights else _model_device(model)
-    x = x.detach().to(device=device, dtype=torch.float32).clone()
+    # interpbench's own methods never write into their inputs (tests/explain check every one), so
+    # they get the caller's tensor (detached, on the model's device); a user's method gets a copy.
+    x = x.detach().to(device=device, dtype=torch.float32)
+    if spec.copies_inputs and x.data_ptr() == inputs.data_ptr():
+        x = x.clone()
     y = _check_target(target, x.shape[0])
-    # Validate the targets against the model's output on its first forward pass (no extra pass).
-    check = _target_check(y)
+    # Validate the targets against the model's output on its first forward pass (no extra pass),
+    # or at once against the width that pass found for this model before (a forward hook slows
+    # every pass of a small model: about 2% of a 1 ms pass).
+    handle = _check_width(model, weights, x, y)
     y = y.to(device)
-    if any(m.training for m in model.modules()):
+    if training:
         model.eval()
     flags = [(p, p.requires_grad) for p in weights]
-    handle = model.register_forward_hook(check)
     call = _CALL.set(_call_key(model, inputs, y, seed, weights) if _SHARED.get() is not None else None)
     try:
         for p, _ in flags:
@@ -207,12 +217,16 @@ def attribute(
         raise NotApplicableError(f"{method} is not applicable to {model_name(model)}: {cause.describe(exc)}") from None
     finally:
         _CALL.reset(call)
-        handle.remove()
+        if handle is not None:
+            handle.remove()
         for p, flag in flags:
             p.requires_grad_(flag)
     if tuple(maps.shape) != tuple(x.shape):
         raise RuntimeError(f"{method} returned shape {tuple(maps.shape)} for inputs {tuple(x.shape)}.")
-    return maps.detach().to(device="cpu", dtype=torch.float32)
+    maps = maps.detach().to(device="cpu", dtype=torch.float32)
+    if maps.data_ptr() == inputs.data_ptr():  # never hand out the caller's own tensor
+        maps = maps.clone()
+    return maps
 
 
 #: The shared_work() block's results: key -> (model, inputs, value); the model and inputs are kept
@@ -255,6 +269,12 @@ def shared(key: tuple, compute: Callable[[], Any]) -> Any:
     if hit is None:
         hit = cache[full] = (*call[1], compute())
     return hit[2]
+
+
+def sharing() -> bool:
+    """True inside a :func:`shared_work` block: a result from :func:`shared` may then be handed to
+    other calls too, so a method returns a copy of it, never the tensor itself."""
+    return _SHARED.get() is not None
 
 
 def _call_key(model: nn.Module, inputs: Tensor, target: Tensor, seed: int, weights: list[Tensor]) -> tuple:
@@ -434,13 +454,43 @@ def _check_target(target: Tensor | int, n: int) -> Tensor:
     return target.detach().to(torch.int64)
 
 
-def _target_check(y: Tensor) -> Callable:
-    """A forward hook that checks, on the model's first forward pass, that it returns logits
-    ``[N, classes]`` and that ``y`` (int64 ``[N]``) holds class indices in range; a negative index
-    is refused at once."""
-    low, high = (int(v) for v in torch.aminmax(y)) if y.numel() else (0, -1)
+def _weights_and_mode(model: nn.Module) -> tuple[list[Tensor], bool]:
+    """The model's parameters and whether any module is in training mode, in one breadth-first walk
+    over the modules' own dicts (``parameters()`` and ``modules()`` walk twice, building names: on a
+    1 ms pass that was 2% of the time). A module used in several places is visited, and its
+    parameters listed, once per place: harmless for switching ``requires_grad`` off and back."""
+    weights: list[Tensor] = []
+    training = False
+    modules = [model]
+    for module in modules:  # appending while iterating visits the children too
+        if module is None:
+            continue
+        if module.training:
+            training = True
+        weights.extend(p for p in module._parameters.values() if p is not None)
+        modules.extend(module._modules.values())
+    return weights, training
+
+
+#: The logit width each model returned for inputs of a given shape, found by the first call's
+#: forward hook: model (weakly held) -> ((its parameters' identities, input shape), width). Replacing
+#: a parameter or another input shape checks the width again (resizing one through ``.data`` would
+#: not, nor a forward whose width depends on something else than its parameters).
+_WIDTHS: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, int]] = weakref.WeakKeyDictionary()
+
+
+def _check_width(model: nn.Module, weights: list[Tensor], x: Tensor, y: Tensor) -> Any:
+    """Check that ``y`` (int64 ``[N]``) holds class indices the model's logits ``[N, classes]``
+    have: a negative index at once; the upper bound at once when this model's width is known, else
+    by a forward hook on its first pass (returned, for the caller to remove; None otherwise)."""
+    low, high = (int(v) for v in torch.aminmax(y))
     if low < 0:
         raise ConfigError(f"attribute(): target has a negative class index {low}.")
+    key = (tuple(map(id, weights)), tuple(x.shape[1:]))
+    known = _WIDTHS.get(model)
+    if known is not None and known[0] == key:
+        _check_high(high, known[1])
+        return None
     checked = False
 
     def hook(module: nn.Module, args: Any, output: Any) -> None:
@@ -451,12 +501,15 @@ def _target_check(y: Tensor) -> Callable:
         if not isinstance(output, Tensor) or output.dim() != 2:
             shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
             raise ConfigError(f"attribute(): the model must return logits [N, classes], got {shape}.")
-        if high >= output.shape[1]:
-            raise ConfigError(
-                f"attribute(): target class {high} is out of range for a model with {output.shape[1]} outputs."
-            )
+        _check_high(high, output.shape[1])
+        _WIDTHS[module] = (key, output.shape[1])
 
-    return hook
+    return model.register_forward_hook(hook)
+
+
+def _check_high(high: int, width: int) -> None:
+    if high >= width:
+        raise ConfigError(f"attribute(): target class {high} is out of range for a model with {width} outputs.")
 
 
 @contextlib.contextmanager
