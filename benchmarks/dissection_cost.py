@@ -7,9 +7,11 @@ model is a randomly initialised ``resnet_small`` (width 16). Times are process C
 beside them). Table 1: one layer, both implementations, the speed-up and whether every unit's
 label is identical. Table 2: peak resident memory of a fresh process that dissects probe sets of
 growing size (streaming in batches; ``--no-keep`` re-runs the model in the tally pass instead of
-keeping the first pass's activations).
+keeping the first pass's activations). On ``--device cuda`` the vectorised tally runs on the GPU
+(the loop transcription stays NumPy on the CPU, as the authors' code), every timing synchronises the
+device, and Table 2 adds the GPU's peak allocated memory.
 
-``python benchmarks/dissection_cost.py [--images 100] [--layer stage2] [--sizes 200,400,800,1600] [--threads 1]``
+``python benchmarks/dissection_cost.py [--device cpu|cuda] [--images 100] [--layer stage2] [--sizes 200,400,800,1600] [--threads 1]``
 """
 
 from __future__ import annotations
@@ -44,9 +46,19 @@ def _model():
     return build_model("resnet_small", num_classes=8, width=16, blocks_per_stage=1).eval()
 
 
+DEVICE = torch.device("cpu")
+
+
+def _sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
+
 def _timed(fn):
+    _sync()
     t0, w0 = time.process_time(), time.perf_counter()
     out = fn()
+    _sync()
     return out, time.process_time() - t0, time.perf_counter() - w0
 
 
@@ -57,7 +69,8 @@ def compare(n: int, layer: str) -> None:
         probe = _probe(Path(tmp), n)
         model = _model()
         batch = probe.batch(range(len(probe)))  # decoded once: neither side pays for reading PNGs
-        vec, cpu_v, wall_v = _timed(lambda: dissect(model, [layer], probe, batch_size=100)[layer])
+        vec, cpu_v, wall_v = _timed(lambda: dissect(model, [layer], probe, batch_size=100, device=DEVICE)[layer])
+        model = model.cpu()
 
         def loop():
             feats = layer_activations(model, [layer], batch["x"])[layer].double().numpy()
@@ -70,8 +83,10 @@ def compare(n: int, layer: str) -> None:
         _, cpu_f, _ = _timed(lambda: [layer_activations(model, [layer], batch["x"][i:i + 100])
                                       for i in range(0, len(probe), 100)])
         same = units_table(vec, probe)["label_id"].tolist() == ref[2].tolist()
-        err = float(np.abs(vec.iou.numpy() - ref[1]).max())
-        print(f"\nTable 1: {n} probe images, layer {layer} ({vec.iou.shape[0]} units), torch threads {torch.get_num_threads()}")
+        err = float(np.abs(vec.iou.cpu().numpy() - ref[1]).max())
+        where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else "cpu"
+        print(f"\nTable 1: {n} probe images, layer {layer} ({vec.iou.shape[0]} units), vectorised on {where}, "
+              f"torch threads {torch.get_num_threads()}")
         print("| implementation | CPU s | wall s |")
         print("|---|---|---|")
         print(f"| vectorised (metrics.dissection) | {cpu_v:.2f} | {wall_v:.2f} |")
@@ -88,21 +103,24 @@ def memory_child(n: int, keep: bool) -> None:
         model = _model()
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         _, cpu, wall = _timed(lambda: dissect(model, ["stage1", "stage2", "stage3"], probe, batch_size=100,
-                                              keep_limit=2**25 if keep else 0))
+                                              keep_limit=2**25 if keep else 0, device=DEVICE))
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(f"{n},{before / 1024:.0f},{after / 1024:.0f},{cpu:.2f},{wall:.2f}")
+        gpu = torch.cuda.max_memory_allocated(DEVICE) / 2**20 if DEVICE.type == "cuda" else float("nan")
+        print(f"{n},{before / 1024:.0f},{after / 1024:.0f},{cpu:.2f},{wall:.2f},{gpu:.0f}")
 
 
 def memory(sizes: list[int], keep: bool, threads: int) -> None:
     print(f"\nTable 2: peak resident memory, layers stage1..3 (112 units), batch 100, "
           f"{'first-pass activations kept' if keep else 'model re-run in the tally pass'}")
-    print("| probe images | RSS before dissect (MB) | peak RSS (MB) | CPU s | wall s |")
-    print("|---|---|---|---|---|")
+    cuda = DEVICE.type == "cuda"
+    print("| probe images | RSS before dissect (MB) | peak RSS (MB) | CPU s | wall s |" + (" peak GPU (MB) |" if cuda else ""))
+    print("|---|---|---|---|---|" + ("---|" if cuda else ""))
     for n in sizes:
         out = subprocess.run([sys.executable, __file__, "--child", str(n), "--threads", str(threads),
-                              *([] if keep else ["--no-keep"])], capture_output=True, text=True, check=True)
-        size, before, after, cpu, wall = out.stdout.strip().splitlines()[-1].split(",")
-        print(f"| {size} | {before} | {after} | {cpu} | {wall} |")
+                              "--device", DEVICE.type, *([] if keep else ["--no-keep"])],
+                             capture_output=True, text=True, check=True)
+        size, before, after, cpu, wall, gpu = out.stdout.strip().splitlines()[-1].split(",")
+        print(f"| {size} | {before} | {after} | {cpu} | {wall} |" + (f" {gpu} |" if cuda else ""))
 
 
 def main() -> None:
@@ -113,7 +131,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-keep", action="store_true")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: CUDA is not available here")
     torch.set_num_threads(args.threads)
     if args.child is not None:
         memory_child(args.child, not args.no_keep)

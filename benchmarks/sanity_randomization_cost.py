@@ -33,8 +33,14 @@ end. On a shared machine whose cores are busy, torch's default threads contend w
 jobs (a 2-thread pass can be several times slower than a 1-thread one); ``--threads 1`` then
 gives steadier numbers.
 
-    python benchmarks/sanity_randomization_cost.py [--quick] [--threads N] [--repeats 3]
-        [--compare-repeats 3] [--n-images 100] [--n-train 2000] [--no-quantus] [--table3-only]
+``--device cuda``: the model is trained on the CPU (seeded as there), then the maps, our similarity
+metrics (the maps moved to the GPU, as the study's scoring nodes do) and Quantus' MPRT
+(``device="cuda"``) run on the GPU; every timing synchronises the device before it starts and
+before it stops.
+
+    python benchmarks/sanity_randomization_cost.py [--device cpu|cuda] [--quick] [--threads N]
+        [--repeats 3] [--compare-repeats 3] [--n-images 100] [--n-train 2000] [--no-quantus]
+        [--table3-only]
 
 Table 3, the protocol per method against Quantus 0.6 ``MPRT``: for each configured method that
 ``quantus.explain`` also has (saliency as |gradient|, input x gradient, integrated gradients at
@@ -76,12 +82,20 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "conf" / "base" / "parameters_sanity_checks.yml"
 SHARED = ROOT / "conf" / "base" / "parameters.yml"
 MODE = "cascading"
+DEVICE = torch.device("cpu")
+
+
+def sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
-    """(wall seconds, result) of one call of ``fn``."""
+    """(wall seconds, result) of one call of ``fn``, the device synchronised around it."""
+    sync()
     start = time.perf_counter()
     out = fn()
+    sync()
     return time.perf_counter() - start, out
 
 
@@ -102,7 +116,7 @@ def embedded_default(
     train_model(model, train["x"][:n_train], train["y"][:n_train],
                 TrainConfig(epochs=epochs, batch_size=64, lr=1e-3, seed=seed))
     accuracy = (predict(model, test["x"]) == test["y"]).double().mean().item()
-    return model.eval(), test["x"][:n_images], data.source, accuracy
+    return model.eval().to(DEVICE), test["x"][:n_images].to(DEVICE), data.source, accuracy
 
 
 def reference_pass(model, x: torch.Tensor, runs: int = 5) -> float:
@@ -148,8 +162,8 @@ def time_similarity(bundle: dict, metrics: list[str]) -> dict[str, tuple[float, 
     live = [i for i in range(maps.shape[1]) if not torch.isnan(maps[0, i]).all()]
     for name in metrics:
         metric = SIMILARITY_METRICS[name]
-        t_prep, prepared = timed(lambda: [metric.prepare(maps[0, i].numpy()) for i in live])
-        per_step = [timed(lambda: [metric.against(p, maps[s, i].numpy()) for p, i in zip(prepared, live)])[0]
+        t_prep, prepared = timed(lambda: [metric.prepare(maps[0, i].to(DEVICE)) for i in live])
+        per_step = [timed(lambda: [metric.against(p, maps[s, i].to(DEVICE)) for p, i in zip(prepared, live)])[0]
                     for s in range(maps.shape[0])]
         out[name] = (t_prep, per_step)
     return out
@@ -165,7 +179,8 @@ def table1(model, x, methods: dict, metrics: list[str], n_boot: int, seed: int, 
     for _ in range(repeats):
         cascades.append(time_cascade(model, x, methods, seed))
         sims.append(time_similarity(cascades[-1]["bundle"], metrics))
-        rows_t.append(timed(lambda: randomization_rows(cascades[-1]["bundle"], metrics, seed=seed, n_boot=n_boot))[0])
+        rows_t.append(timed(lambda: randomization_rows(cascades[-1]["bundle"], metrics, seed=seed, n_boot=n_boot,
+                                                       device=DEVICE))[0])
     steps = cascades[0]["steps"]
     n_steps = len(steps)
 
@@ -226,7 +241,7 @@ def table3(model, x, methods: dict, seed: int) -> None:
 
     with torch.no_grad():
         target = model(x).argmax(1)
-    x_np, y_np = x.numpy(), target.numpy()
+    x_np, y_np = x.cpu().numpy(), target.cpu().numpy()
     common = [m for m in methods if m in QUANTUS_METHODS]
     print(f"\nTable 3. Per method: maps at every step of both randomization modes + Spearman (abs) and SSIM "
           f"to the original, ours (the study's original_maps + randomization_maps: steps 0 and 1 shared by the modes) "
@@ -241,10 +256,10 @@ def table3(model, x, methods: dict, seed: int) -> None:
         sims = [SIMILARITY_METRICS["spearman_abs"], SIMILARITY_METRICS["ssim"]]
 
         def ours():  # as the study runs: steps 0 and 1 computed once for both modes
-            original = original_maps(model, x, {method: params}, seed, first_step=True)
+            original = original_maps(model, x, {method: params}, seed, DEVICE, first_step=True)
             for mode in QUANTUS_ORDER:
-                bundle = randomization_maps(model, x, {method: params}, mode, seed, original=original)
-                maps = bundle["maps"][:, 0].numpy()
+                bundle = randomization_maps(model, x, {method: params}, mode, seed, DEVICE, original=original)
+                maps = bundle["maps"][:, 0].to(DEVICE)
                 for sim in sims:
                     prepared = sim.prepare(maps[0])
                     [sim.against(prepared, m) for m in maps[1:]]
@@ -257,7 +272,7 @@ def table3(model, x, methods: dict, seed: int) -> None:
                     with torch.random.fork_rng():
                         metric(model=copy.deepcopy(model), x_batch=x_np, y_batch=y_np, a_batch=None,
                                explain_func=quantus.explain, explain_func_kwargs={"method": name, **explain_kwargs},
-                               device="cpu", batch_size=len(x_np))
+                               device=str(DEVICE), batch_size=len(x_np))
 
         ours(), theirs()  # warm-up
         t_ours, _ = timed(ours)
@@ -284,12 +299,12 @@ def table2(model, x, saliency_params: dict, seed: int, repeats: int) -> None:
     spearman = SIMILARITY_METRICS["spearman_abs"]
 
     def ours():
-        bundle = randomization_maps(model, x, {"saliency": saliency_params}, MODE, seed)
-        maps = bundle["maps"][:, 0].numpy()
+        bundle = randomization_maps(model, x, {"saliency": saliency_params}, MODE, seed, DEVICE)
+        maps = bundle["maps"][:, 0].to(DEVICE)
         prepared = spearman.prepare(maps[0])
         return bundle, [spearman.against(prepared, m) for m in maps]
 
-    x_np, y_np = x.numpy(), target.numpy()
+    x_np, y_np = x.cpu().numpy(), target.cpu().numpy()
 
     def theirs():
         metric = quantus.MPRT(layer_order="top_down", similarity_func=correlation_spearman, abs=True,
@@ -297,7 +312,7 @@ def table2(model, x, saliency_params: dict, seed: int, repeats: int) -> None:
         with torch.random.fork_rng():  # MPRT reseeds torch's global RNG for every layer
             return metric(model=copy.deepcopy(model), x_batch=x_np, y_batch=y_np, a_batch=None,
                           explain_func=quantus.explain, explain_func_kwargs={"method": "Saliency"},
-                          device="cpu", batch_size=len(x_np))
+                          device=str(DEVICE), batch_size=len(x_np))
 
     (bundle, ours_scores), theirs_scores = ours(), theirs()  # warm-up, and the curves
     # The load of a shared machine drifts: alternate the two and take the median per-pair ratio.
@@ -305,6 +320,7 @@ def table2(model, x, saliency_params: dict, seed: int, repeats: int) -> None:
     cpu = {"ours": [], "quantus": []}
     for _ in range(repeats):
         for name, fn in (("ours", ours), ("quantus", theirs)):
+            sync()
             c0 = time.process_time()
             wall[name].append(timed(fn)[0])
             cpu[name].append(time.process_time() - c0)
@@ -321,7 +337,7 @@ def table2(model, x, saliency_params: dict, seed: int, repeats: int) -> None:
           "CPU time, summed over threads, is the steadier on a busy machine)")
 
     # The same maps at step 0? Quantus' Saliency is Captum's |gradient|; ours is the signed gradient.
-    q0 = quantus.explain(model, x_np, y_np, method="Saliency").reshape(len(x_np), -1)
+    q0 = quantus.explain(model, x_np, y_np, method="Saliency", device=str(DEVICE)).reshape(len(x_np), -1)
     o0 = np.abs(bundle["maps"][0, 0].numpy()).reshape(len(x_np), -1)
     print(f"step-0 maps: max | |ours| - quantus | = {np.abs(o0 - q0).max():.2e} (max |map| {o0.max():.2e})")
 
@@ -356,7 +372,8 @@ def main(args: argparse.Namespace) -> None:
 
     start = time.perf_counter()
     t_train, (model, x, source, accuracy) = timed(lambda: embedded_default(n_train, n_images, 1, seed))
-    print(f"mnist_cnn trained 1 epoch on {n_train} digits from {source} in {t_train:.1f} s "
+    print(f"device {torch.cuda.get_device_name(DEVICE) if DEVICE.type == 'cuda' else 'cpu'}; "
+          f"mnist_cnn trained 1 epoch on {n_train} digits from {source} in {t_train:.1f} s "
           f"(test accuracy {accuracy:.3f}); explaining {len(x)} test images; seed {seed}")
     print(f"methods ({CONFIG.relative_to(ROOT)}): "
           + ", ".join(f"{m}{p if p else ''}" for m, p in methods.items()))
@@ -386,7 +403,11 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="20 images, 1,000 training digits, 1 repeat per table")
     parser.add_argument("--no-quantus", action="store_true", help="skip Tables 2 and 3")
     parser.add_argument("--table3-only", action="store_true", help="only Table 3 (per method vs Quantus MPRT)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: CUDA is not available here")
     if args.threads:
         torch.set_num_threads(args.threads)
     main(args)

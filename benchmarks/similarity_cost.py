@@ -17,11 +17,14 @@ of the full method set take minutes on a CPU (SmoothGrad and VarGrad 50 passes, 
 400: about 170 s for 2 images on one thread, twice, for step 0 and step 1);
 ``--large-methods single`` times only the single-pass methods (saliency, guided backprop, GradCAM,
 guided GradCAM, input x gradient), a lower bound of the step's maps, while scoring always covers
-all nine methods. Times are process CPU seconds (all threads; the wall seconds beside them move
-with the machine's load). Goal: scoring < maps at both sizes.
+all nine methods. On ``--device cuda`` the model, the images and the scoring (the maps moved to
+the GPU, as the study's scoring nodes do with the run's device) are on the GPU, and every timing
+synchronises the device before it starts and before it stops. Times are process CPU seconds (all
+threads; the wall seconds beside them move with the machine's load; on CUDA compare the wall
+seconds). Goal: scoring < maps at both sizes, on each device.
 
-    python benchmarks/similarity_cost.py [--threads 1] [--large-images 2] [--large-methods all|single]
-        [--large-side 224] [--n-boot 1000]
+    python benchmarks/similarity_cost.py [--device cpu|cuda] [--threads 1] [--large-images 2]
+        [--large-methods all|single] [--large-side 224] [--n-boot 1000]
 """
 
 from __future__ import annotations
@@ -52,7 +55,13 @@ def methods_of(env: str) -> dict:
     return conf["sanity_checks"]["protocol"]["methods"]
 
 
+DEVICE = torch.device("cpu")
+
+
 def clock() -> tuple[float, float]:
+    """(process CPU seconds, wall seconds), after the device's queued work has finished."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
     return time.process_time(), time.perf_counter()
 
 
@@ -63,7 +72,8 @@ def since(start: tuple[float, float]) -> tuple[float, float]:
 
 def one_size(label: str, model: torch.nn.Module, x: torch.Tensor, methods: dict, timed_methods: dict,
              n_boot: int, seed: int = 0) -> dict:
-    model.eval()
+    model = model.eval().to(DEVICE)
+    x = x.to(DEVICE)
     with torch.no_grad():
         target = model(x).argmax(1)
     step = next(randomization_steps(model, "cascading", seed, include_original=False))
@@ -76,9 +86,11 @@ def one_size(label: str, model: torch.nn.Module, x: torch.Tensor, methods: dict,
     reference = torch.cat([reference] * reps)[: len(methods)]
     maps = torch.cat([maps] * reps)[: len(methods)]
     start = clock()
+    reference = reference.to(DEVICE)
     prepared = {(name, i): SIMILARITY_METRICS[name].prepare(reference[i]) for name in METRICS for i in range(len(methods))}
     t_prep = since(start)
     start = clock()
+    maps = maps.to(DEVICE)
     for (name, i), prep in prepared.items():
         summarize(SIMILARITY_METRICS[name].against(prep, maps[i]), seed=seed, n_boot=n_boot)
     t_score = since(start)
@@ -93,7 +105,12 @@ def main() -> None:
     parser.add_argument("--large-side", type=int, default=224, help="224 (ResNet) to 299 (Inception) px")
     parser.add_argument("--large-methods", choices=["single", "all"], default="all")
     parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: CUDA is not available here")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -107,7 +124,8 @@ def main() -> None:
     rows.append(one_size(f"{side} px, resnet18", build_model("resnet18"),
                          torch.rand(args.large_images, 3, side, side), large, timed, args.n_boot))
 
-    print(f"torch threads {torch.get_num_threads()}; CPU seconds (wall seconds)")
+    where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else "cpu"
+    print(f"device {where}; torch threads {torch.get_num_threads()}; CPU seconds (wall seconds)")
     print(f"{'size, model':<20}{'images':>7}{'methods timed':>15}{'maps of the step':>19}{'scoring it':>17}"
           f"{'ratio':>7}{'reference, once':>19}")
     for r in rows:

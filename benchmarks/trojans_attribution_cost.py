@@ -14,7 +14,10 @@ share of the method's time spent outside model passes (Captum's bookkeeping, sur
 post-processing). Negative values mean the method's batches ran faster per sample than the 64-image
 reference.
 
-    python benchmarks/trojans_attribution_cost.py [--images 16] [--threads N]
+On ``--device cuda`` the model and images are on the GPU and every timing synchronises the device
+before it starts and before it stops.
+
+    python benchmarks/trojans_attribution_cost.py [--device cpu|cuda] [--images 16] [--threads N]
 """
 
 from __future__ import annotations
@@ -35,9 +38,15 @@ from interpbench.models import build_model
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def per_sample(model, x, grad: bool, repeats: int = 3) -> float:
     best = float("inf")
     for _ in range(repeats):
+        sync(x.device)
         start = time.perf_counter()
         if grad:
             xi = x.clone().requires_grad_(True)
@@ -45,6 +54,7 @@ def per_sample(model, x, grad: bool, repeats: int = 3) -> float:
         else:
             with torch.no_grad():
                 model(x)
+        sync(x.device)
         best = min(best, time.perf_counter() - start)
     return best / len(x)
 
@@ -53,7 +63,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", type=int, default=16)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = ap.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: CUDA is not available here")
     if args.threads:
         torch.set_num_threads(args.threads)
     p = yaml.safe_load((ROOT / "conf/base/parameters_trojans.yml").read_text())["trojans"]
@@ -61,24 +75,26 @@ def main() -> None:
     specs = [s for s in parse_trojans(p["trojans"], d["num_classes"]) if s.kind in ("patch", "natural")]
     scenes = generate_scenes(max(64, 4 * args.images), image_size=d["image_size"], num_classes=d["num_classes"], seed=0)
     trig = triggered_test_sets(scenes, specs, seed=1)
-    x = torch.cat([trig[s.name]["x"] for s in specs])[: args.images]
-    target = torch.cat([trig[s.name]["target"] for s in specs])[: args.images]
+    x = torch.cat([trig[s.name]["x"] for s in specs])[: args.images].to(device)
+    target = torch.cat([trig[s.name]["target"] for s in specs])[: args.images].to(device)
     torch.manual_seed(0)
     model = build_model(m["architecture"], num_classes=d["num_classes"], in_channels=3, image_size=d["image_size"],
-                        **m.get("options", {})).eval()
+                        **m.get("options", {})).eval().to(device)
     for q in model.parameters():
         q.requires_grad_(False)
-    ref = torch.rand(64, 3, d["image_size"], d["image_size"])
+    ref = torch.rand(64, 3, d["image_size"], d["image_size"], device=device)
     t_fb, t_f = per_sample(model, ref, True), per_sample(model, ref, False)
     counts = {"grad": 0, "nograd": 0}
     model.register_forward_hook(lambda mod, inp, out: counts.__setitem__(
         "grad" if torch.is_grad_enabled() else "nograd", counts["grad" if torch.is_grad_enabled() else "nograd"] + len(inp[0])))
-    print(f"{args.images} images of {d['image_size']} px, {m['architecture']} {m.get('options', {})}, "
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(f"device {where}; {args.images} images of {d['image_size']} px, {m['architecture']} {m.get('options', {})}, "
           f"{torch.get_num_threads()} torch threads; one pass per sample: fwd+bwd {1e3 * t_fb:.3f} ms, fwd {1e3 * t_f:.3f} ms")
     print(f"{'method':<24}{'s/image':>10}{'samples/image':>15}{'outside':>10}")
     total, total_ideal = 0.0, 0.0
     for name, params in p["explanation"]["methods"].items():
         counts.update(grad=0, nograd=0)
+        sync(device)
         start = time.perf_counter()
         try:
             aggregate_channels(attribute(name, model, x, target, seed=0, **(params or {})), "abs_sum")

@@ -46,6 +46,6 @@ def test_pretrained_slot_on_an_image_folder(tmp_path):
     original = compute_original_maps(images, {}, zoo, slot, protocol, 0, "cpu")
     bundle = compute_randomization_maps(images, original, {}, zoo, slot, protocol, 0, "cpu", mode="cascading")
     assert bundle["steps"][:3] == ["original", "net.fc", "net.layer4.1"]
-    table = score_randomization(bundle, protocol, slot, 0, study="sanity_checks", model_name="mnist_cnn",
+    table = score_randomization(bundle, protocol, slot, 0, "cpu", study="sanity_checks", model_name="mnist_cnn",
                                 dataset="mnist", mode="cascading")
     assert set(table["model"]) == {"resnet18_cascading"} and set(table["dataset"]) == {"tiny"}

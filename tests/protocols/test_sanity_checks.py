@@ -1,6 +1,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -49,6 +50,10 @@ def test_step_zero_scores_one_and_rows_follow_the_contract():
     assert np.allclose(start["value"], 1.0) and set(start["x_label"]) == {"original"}
     later = table[(table["x"] > 0) & (table["metric"] == "spearman_abs")]
     assert (later["value"].abs() < 0.1).all()  # independent noise maps
+    # scored on an explicit device (the run's): the same rows
+    on_cpu = results_table(randomization_rows(bundle, ["spearman_abs", "ssim", "hog"], seed=0, n_boot=50,
+                                              device=torch.device("cpu"), study="s", dataset="d", model="m_cascading"))
+    pd.testing.assert_frame_equal(on_cpu, table)
 
 
 def test_similarity_rows_against_several_map_sets():

@@ -175,6 +175,7 @@ def similarity_rows(
     *,
     seed: int,
     n_boot: int = 1000,
+    device: torch.device | str | None = None,
     **keys: Any,
 ) -> list[dict]:
     """Results rows: for each method and metric, the similarity of every map set in ``others``
@@ -182,28 +183,36 @@ def similarity_rows(
 
     The reference's features (ranks, HOG descriptors, ...) are computed once per method and
     metric (and not again for an entry of ``others`` that is ``reference`` itself). Methods whose
-    reference maps are all NaN (not applicable) are left out.
+    reference maps are all NaN (not applicable) are left out. The metrics run on ``device`` (the
+    run's; default: where the maps are), each method's maps moved there once.
     """
     rows = []
     for i, method in enumerate(methods):
         a = reference[i]
         if torch.isnan(a).all():
             continue
+        a = a if device is None else a.to(device)
+        compared = [(None if maps is reference else maps[i] if device is None else maps[i].to(device), extra)
+                    for maps, extra in others]
         for name in metrics:
             metric = similarity_metric(name)
             prepared = metric.prepare(a)
-            for maps, extra in others:
-                values = metric.against_itself(prepared) if maps is reference else metric.against(prepared, maps[i])
+            for b, extra in compared:
+                values = metric.against_itself(prepared) if b is None else metric.against(prepared, b)
                 rows.append(summarize(values, seed=seed, n_boot=n_boot, method=method, metric=name, **keys, **extra))
     return rows
 
 
-def randomization_rows(bundle: dict, metrics: list[str], *, seed: int, n_boot: int = 1000, **keys: Any) -> list[dict]:
+def randomization_rows(
+    bundle: dict, metrics: list[str], *, seed: int, n_boot: int = 1000, device: torch.device | str | None = None,
+    **keys: Any,
+) -> list[dict]:
     """Rows along ``layer_step``: each step's maps against step 0's; x_label is the block name."""
     reference = bundle["maps"][0]
     steps = [(reference if s == 0 else bundle["maps"][s], {"x_name": "layer_step", "x": float(s), "x_label": block})
              for s, block in enumerate(bundle["steps"])]
-    return similarity_rows(reference, steps, bundle["methods"], metrics, seed=seed, n_boot=n_boot, **keys)
+    return similarity_rows(reference, steps, bundle["methods"], metrics, seed=seed, n_boot=n_boot, device=device,
+                           **keys)
 
 
 __all__ = [

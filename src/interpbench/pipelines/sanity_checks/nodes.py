@@ -119,19 +119,21 @@ def compute_random_label_maps(
 
 
 def score_randomization(
-    bundle: dict, protocol: dict, slot: dict | None, seed: int, *, study: str, model_name: str, dataset: str, mode: str
+    bundle: dict, protocol: dict, slot: dict | None, seed: int, device: str, *, study: str, model_name: str,
+    dataset: str, mode: str,
 ) -> pd.DataFrame:
-    """Similarity of each randomization step's maps to the trained model's, per method and metric."""
+    """Similarity of each randomization step's maps to the trained model's, per method and metric
+    (the metrics run on the run's device)."""
     p = parse(SanityParams, protocol, "sanity_checks.protocol")
     model_label, dataset_label = slot_labels(slot, model_name, dataset)
-    rows = randomization_rows(bundle, p.metrics, seed=seed, n_boot=p.n_boot,
+    rows = randomization_rows(bundle, p.metrics, seed=seed, n_boot=p.n_boot, device=resolve_device(device),
                               study=study, dataset=dataset_label, model=f"{model_label}_{mode}")
     return results_table(rows)
 
 
 def score_random_labels(
-    bundle: dict, random_fit: dict, true_fit: dict, protocol: dict, slot: dict | None, seed: int, *, study: str,
-    model_name: str, dataset: str,
+    bundle: dict, random_fit: dict, true_fit: dict, protocol: dict, slot: dict | None, seed: int, device: str, *,
+    study: str, model_name: str, dataset: str,
 ) -> pd.DataFrame:
     """Data randomization rows (model ``<label>_random_labels``): map similarity of the random-label
     model to the true-label control (``x_name`` ``data_randomization``), and each model's eval-mode
@@ -148,7 +150,7 @@ def score_random_labels(
                   "x_label": "random-label model vs true-label control (same subset and recipe), "
                              "each explaining its own predicted class"}
     rows = similarity_rows(bundle["maps"][ref], [(bundle["maps"][other], label_test)], bundle["methods"], p.metrics,
-                           seed=seed, n_boot=p.n_boot, **keys)
+                           seed=seed, n_boot=p.n_boot, device=resolve_device(device), **keys)
     for fit, x, who in ((random_fit, 1.0, "random-label model: eval-mode accuracy on its permuted training labels"),
                         (true_fit, 0.0, "true-label control: eval-mode accuracy on its true training labels")):
         rows.append(summarize(fit["correct"].numpy(), seed=seed, n_boot=p.n_boot, **keys, method="none",
