@@ -217,3 +217,20 @@ def test_only_rng_free_methods_skip_seeding_and_every_other_method_is_seeded():
     free = {m for m in available_methods() if method_info(m).rng_free}
     assert free == {"saliency", "input_x_gradient", "integrated_gradients", "blank", "sobel_edges"}
     assert not any(method_info(m).stochastic for m in free)
+
+
+def test_an_unhashable_model_is_checked_on_every_call():
+    class Unhashable(nn.Module):
+        __hash__ = None  # e.g. a dataclass module with eq=True
+
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.fc(x.flatten(1))
+
+    model, x = Unhashable(), torch.rand(2, 1, 2, 2)
+    assert attribute("saliency", model, x, 2).shape == x.shape
+    with pytest.raises(ConfigError, match="target class 3 is out of range for a model with 3 outputs"):
+        attribute("saliency", model, x, 3)

@@ -7,7 +7,11 @@ metadata (zennit/Quantus style). :func:`attribute` gives every method the same c
 - the method name and parameter names are checked (``ConfigError`` naming the valid ones);
 - the model is put in eval mode, its parameters' ``requires_grad`` is switched off while the
   method runs (no weight gradients are computed, which also makes it faster) and restored after;
-- the inputs are copied, never modified; the maps come back float32, detached, on the CPU;
+- the inputs are never modified: a method registered outside interpbench gets a copy, the project's
+  own methods (which never write into their inputs: tests check every one) the caller's tensor,
+  detached; the maps come back float32, detached, on the CPU, never sharing the inputs' memory;
+- the targets are checked against the model's logits ``[N, classes]`` on its first forward pass
+  (then remembered per model and parameter set, so later calls check them before any pass);
 - every method runs under a torch RNG seeded from ``seed`` (the generators of the model's device:
   the CPU's, and that CUDA device's; except the project's methods registered ``rng_free``, which
   draw no random numbers and run without the fork), stochastic methods and methods registered outside interpbench
@@ -487,7 +491,10 @@ def _check_width(model: nn.Module, weights: list[Tensor], x: Tensor, y: Tensor) 
     if low < 0:
         raise ConfigError(f"attribute(): target has a negative class index {low}.")
     key = (tuple(map(id, weights)), tuple(x.shape[1:]))
-    known = _WIDTHS.get(model)
+    try:
+        known = _WIDTHS.get(model)
+    except TypeError:  # a model class that is not hashable (or not weakly referable): checked every call
+        known = None
     if known is not None and known[0] == key:
         _check_high(high, known[1])
         return None
@@ -502,7 +509,8 @@ def _check_width(model: nn.Module, weights: list[Tensor], x: Tensor, y: Tensor) 
             shape = tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
             raise ConfigError(f"attribute(): the model must return logits [N, classes], got {shape}.")
         _check_high(high, output.shape[1])
-        _WIDTHS[module] = (key, output.shape[1])
+        with contextlib.suppress(TypeError):
+            _WIDTHS[module] = (key, output.shape[1])
 
     return model.register_forward_hook(hook)
 
