@@ -110,7 +110,8 @@ def main(repeats: int, device: str = "cpu", model_name: str = "mnist_cnn", batch
             "seconds": statistics.median(times), "ratio": statistics.median(ratios),
         })
 
-    print(f"{model_name}, batch {batch}, device {dev}, torch threads {torch.get_num_threads()}")
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+    print(f"{model_name}, batch {batch}, device {where}, torch threads {torch.get_num_threads()}")
     print(f"{'method':<22}{'passes':>7}{'pass ms':>9}{'s/batch':>9}{'ideal s':>9}{'ratio':>7}")
     for r in rows:
         print(f"{r['method']:<22}{r['passes']:>7}{r['unit'] * 1e3:>9.1f}{r['seconds']:>9.3f}"
@@ -126,6 +127,8 @@ if __name__ == "__main__":
     parser.add_argument("--model", default="mnist_cnn", choices=["mnist_cnn", "mlp"])
     parser.add_argument("--batch", type=int, default=64, help="images per batch (1 with mnist_cnn: a ~1 ms pass)")
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: CUDA is not available here")
     if args.threads:
         torch.set_num_threads(args.threads)
     main(args.repeats, args.device, args.model, args.batch)
