@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 import torch
 
+from devices import add_device_option, chosen_device, device_name, sync
 from interpbench.explain import attribute
 from interpbench.models import build_model
 
@@ -41,12 +42,11 @@ PATCH, STRIDE = 4, 2
 
 def seconds(fn: Callable[[], object], runs: int = 1, device: torch.device = torch.device("cpu")) -> float:
     """Mean wall time of ``runs`` calls of ``fn`` (the device synchronised around them)."""
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sync()
+    sync(device)
     start = time.perf_counter()
     for _ in range(runs):
         fn()
-    sync()
+    sync(device)
     return (time.perf_counter() - start) / runs
 
 
@@ -110,8 +110,7 @@ def main(repeats: int, device: str = "cpu", model_name: str = "mnist_cnn", batch
             "seconds": statistics.median(times), "ratio": statistics.median(ratios),
         })
 
-    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
-    print(f"{model_name}, batch {batch}, device {where}, torch threads {torch.get_num_threads()}")
+    print(f"{model_name}, batch {batch}, device {device_name(dev)}, torch threads {torch.get_num_threads()}")
     print(f"{'method':<22}{'passes':>7}{'pass ms':>9}{'s/batch':>9}{'ideal s':>9}{'ratio':>7}")
     for r in rows:
         print(f"{r['method']:<22}{r['passes']:>7}{r['unit'] * 1e3:>9.1f}{r['seconds']:>9.3f}"
@@ -123,12 +122,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    add_device_option(parser)
     parser.add_argument("--model", default="mnist_cnn", choices=["mnist_cnn", "mlp"])
     parser.add_argument("--batch", type=int, default=64, help="images per batch (1 with mnist_cnn: a ~1 ms pass)")
     args = parser.parse_args()
-    if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: CUDA is not available here")
+    chosen_device(parser, args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     main(args.repeats, args.device, args.model, args.batch)

@@ -30,6 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from devices import add_device_option, chosen_device, device_name, sync  # noqa: E402
 from interpbench.data import generate_scenes  # noqa: E402
 from interpbench.data.broden import read_broden, scenes_to_broden, write_broden  # noqa: E402
 from interpbench.metrics.dissection import dissect, layer_activations, units_table  # noqa: E402
@@ -49,16 +50,11 @@ def _model():
 DEVICE = torch.device("cpu")
 
 
-def _sync():
-    if DEVICE.type == "cuda":
-        torch.cuda.synchronize(DEVICE)
-
-
 def _timed(fn):
-    _sync()
+    sync(DEVICE)
     t0, w0 = time.process_time(), time.perf_counter()
     out = fn()
-    _sync()
+    sync(DEVICE)
     return out, time.process_time() - t0, time.perf_counter() - w0
 
 
@@ -84,8 +80,7 @@ def compare(n: int, layer: str) -> None:
                                       for i in range(0, len(probe), 100)])
         same = units_table(vec, probe)["label_id"].tolist() == ref[2].tolist()
         err = float(np.abs(vec.iou.cpu().numpy() - ref[1]).max())
-        where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else "cpu"
-        print(f"\nTable 1: {n} probe images, layer {layer} ({vec.iou.shape[0]} units), vectorised on {where}, "
+        print(f"\nTable 1: {n} probe images, layer {layer} ({vec.iou.shape[0]} units), vectorised on {device_name(DEVICE)}, "
               f"torch threads {torch.get_num_threads()}")
         print("| implementation | CPU s | wall s |")
         print("|---|---|---|")
@@ -131,12 +126,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-keep", action="store_true")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    add_device_option(ap)
     args = ap.parse_args()
     global DEVICE
-    DEVICE = torch.device(args.device)
-    if DEVICE.type == "cuda" and not torch.cuda.is_available():
-        ap.error("--device cuda: CUDA is not available here")
+    DEVICE = chosen_device(ap, args.device)
     torch.set_num_threads(args.threads)
     if args.child is not None:
         memory_child(args.child, not args.no_keep)

@@ -69,6 +69,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
+from devices import add_device_option, chosen_device, device_name, sync  # noqa: E402
 from interpbench.data import load_mnist, split_train_test  # noqa: E402
 from interpbench.metrics.similarity import SIMILARITY_METRICS  # noqa: E402
 from interpbench.models import build_model  # noqa: E402
@@ -85,17 +86,12 @@ MODE = "cascading"
 DEVICE = torch.device("cpu")
 
 
-def sync() -> None:
-    if DEVICE.type == "cuda":
-        torch.cuda.synchronize(DEVICE)
-
-
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
     """(wall seconds, result) of one call of ``fn``, the device synchronised around it."""
-    sync()
+    sync(DEVICE)
     start = time.perf_counter()
     out = fn()
-    sync()
+    sync(DEVICE)
     return time.perf_counter() - start, out
 
 
@@ -320,7 +316,6 @@ def table2(model, x, saliency_params: dict, seed: int, repeats: int) -> None:
     cpu = {"ours": [], "quantus": []}
     for _ in range(repeats):
         for name, fn in (("ours", ours), ("quantus", theirs)):
-            sync()
             c0 = time.process_time()
             wall[name].append(timed(fn)[0])
             cpu[name].append(time.process_time() - c0)
@@ -372,7 +367,7 @@ def main(args: argparse.Namespace) -> None:
 
     start = time.perf_counter()
     t_train, (model, x, source, accuracy) = timed(lambda: embedded_default(n_train, n_images, 1, seed))
-    print(f"device {torch.cuda.get_device_name(DEVICE) if DEVICE.type == 'cuda' else 'cpu'}; "
+    print(f"device {device_name(DEVICE)}; "
           f"mnist_cnn trained 1 epoch on {n_train} digits from {source} in {t_train:.1f} s "
           f"(test accuracy {accuracy:.3f}); explaining {len(x)} test images; seed {seed}")
     print(f"methods ({CONFIG.relative_to(ROOT)}): "
@@ -403,11 +398,9 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="20 images, 1,000 training digits, 1 repeat per table")
     parser.add_argument("--no-quantus", action="store_true", help="skip Tables 2 and 3")
     parser.add_argument("--table3-only", action="store_true", help="only Table 3 (per method vs Quantus MPRT)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    add_device_option(parser)
     args = parser.parse_args()
-    DEVICE = torch.device(args.device)
-    if DEVICE.type == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: CUDA is not available here")
+    DEVICE = chosen_device(parser, args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     main(args)

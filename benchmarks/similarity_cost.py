@@ -39,6 +39,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
+from devices import add_device_option, chosen_device, device_name, sync  # noqa: E402
 from interpbench.explain import method_maps  # noqa: E402
 from interpbench.metrics.results import summarize  # noqa: E402
 from interpbench.metrics.similarity import SIMILARITY_METRICS  # noqa: E402
@@ -60,8 +61,7 @@ DEVICE = torch.device("cpu")
 
 def clock() -> tuple[float, float]:
     """(process CPU seconds, wall seconds), after the device's queued work has finished."""
-    if DEVICE.type == "cuda":
-        torch.cuda.synchronize(DEVICE)
+    sync(DEVICE)
     return time.process_time(), time.perf_counter()
 
 
@@ -105,12 +105,10 @@ def main() -> None:
     parser.add_argument("--large-side", type=int, default=224, help="224 (ResNet) to 299 (Inception) px")
     parser.add_argument("--large-methods", choices=["single", "all"], default="all")
     parser.add_argument("--n-boot", type=int, default=1000)
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    add_device_option(parser)
     args = parser.parse_args()
     global DEVICE
-    DEVICE = torch.device(args.device)
-    if DEVICE.type == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: CUDA is not available here")
+    DEVICE = chosen_device(parser, args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -124,8 +122,7 @@ def main() -> None:
     rows.append(one_size(f"{side} px, resnet18", build_model("resnet18"),
                          torch.rand(args.large_images, 3, side, side), large, timed, args.n_boot))
 
-    where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else "cpu"
-    print(f"device {where}; torch threads {torch.get_num_threads()}; CPU seconds (wall seconds)")
+    print(f"device {device_name(DEVICE)}; torch threads {torch.get_num_threads()}; CPU seconds (wall seconds)")
     print(f"{'size, model':<20}{'images':>7}{'methods timed':>15}{'maps of the step':>19}{'scoring it':>17}"
           f"{'ratio':>7}{'reference, once':>19}")
     for r in rows:

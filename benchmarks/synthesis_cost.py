@@ -20,14 +20,10 @@ import time
 
 import torch
 
+from devices import add_device_option, chosen_device, sync
 from interpbench.data import generate_scenes
 from interpbench.models import build_model
 from interpbench.synthesis import SynthesisContext, available_methods, synthesize, train_generator
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def pass_per_sample(model, device, repeats: int = 5) -> float:
@@ -48,12 +44,12 @@ def main() -> None:
     ap.add_argument("--targets", type=int, default=6)
     ap.add_argument("--clean", type=int, default=400)
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--device", default="cpu")
+    add_device_option(ap)
     ap.add_argument("--methods", default=",".join(available_methods()))
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = chosen_device(ap, args.device)
     scenes = generate_scenes(args.clean, image_size=32, num_classes=8, seed=0, cooccur_prob=0.0)
     torch.manual_seed(0)
     model = build_model("cnn_small", num_classes=8, in_channels=3, image_size=32, width=16).eval().to(device)

@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from devices import add_device_option, chosen_device, device_name, sync
 from interpbench.data import generate_scenes
 from interpbench.data.trojans import parse_trojans, triggered_test_sets
 from interpbench.errors import NotApplicableError
@@ -36,11 +37,6 @@ from interpbench.explain import aggregate_channels, attribute
 from interpbench.models import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def per_sample(model, x, grad: bool, repeats: int = 3) -> float:
@@ -63,11 +59,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", type=int, default=16)
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    add_device_option(ap)
     args = ap.parse_args()
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        ap.error("--device cuda: CUDA is not available here")
+    device = chosen_device(ap, args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     p = yaml.safe_load((ROOT / "conf/base/parameters_trojans.yml").read_text())["trojans"]
@@ -87,8 +81,7 @@ def main() -> None:
     counts = {"grad": 0, "nograd": 0}
     model.register_forward_hook(lambda mod, inp, out: counts.__setitem__(
         "grad" if torch.is_grad_enabled() else "nograd", counts["grad" if torch.is_grad_enabled() else "nograd"] + len(inp[0])))
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    print(f"device {where}; {args.images} images of {d['image_size']} px, {m['architecture']} {m.get('options', {})}, "
+    print(f"device {device_name(device)}; {args.images} images of {d['image_size']} px, {m['architecture']} {m.get('options', {})}, "
           f"{torch.get_num_threads()} torch threads; one pass per sample: fwd+bwd {1e3 * t_fb:.3f} ms, fwd {1e3 * t_f:.3f} ms")
     print(f"{'method':<24}{'s/image':>10}{'samples/image':>15}{'outside':>10}")
     total, total_ideal = 0.0, 0.0

@@ -126,6 +126,7 @@ def register_method(
         raise ConfigError(f"register_method({name!r}): kind must be one of {list(KINDS)}, got {kind!r}.")
 
     def wrap(fn: MethodFn) -> MethodFn:
+        own = fn.__module__.startswith(f"{__package__}.")  # interpbench's own method, not a user's
         if name in _METHODS:
             raise ConfigError(f"An attribution method named {name!r} is already registered.")
         clash = sorted(set(_defaults(fn)) & _RESERVED)
@@ -140,10 +141,10 @@ def register_method(
             description=(fn.__doc__ or "").strip().split("\n")[0],
             params=_defaults(fn),
             params_type=_params_dataclass(name, fn),
-            seeds_all_rngs=stochastic or not fn.__module__.startswith(f"{__package__}."),
-            uses_captum=uses_captum or not fn.__module__.startswith(f"{__package__}."),
-            rng_free=rng_free and not stochastic and fn.__module__.startswith(f"{__package__}."),
-            copies_inputs=not fn.__module__.startswith(f"{__package__}."),
+            seeds_all_rngs=stochastic or not own,
+            uses_captum=uses_captum or not own,
+            rng_free=rng_free and not stochastic and own,
+            copies_inputs=not own,
         )
         return fn
 
@@ -195,11 +196,13 @@ def attribute(
     # or at once against the width that pass found for this model before (a forward hook slows
     # every pass of a small model: about 2% of a 1 ms pass).
     handle = _check_width(model, weights, x, y)
+    # The shared-work key from the targets as given (on a GPU, reading them back would wait for it).
+    key = _call_key(model, inputs, y, seed, weights) if sharing() else None
     y = y.to(device)
     if training:
         model.eval()
     flags = [(p, p.requires_grad) for p in weights]
-    call = _CALL.set(_call_key(model, inputs, y, seed, weights) if _SHARED.get() is not None else None)
+    call = _CALL.set(key)
     try:
         for p, _ in flags:
             p.requires_grad_(False)

@@ -191,9 +191,8 @@ def similarity_rows(
         a = reference[i]
         if torch.isnan(a).all():
             continue
-        a = a if device is None else a.to(device)
-        compared = [(None if maps is reference else maps[i] if device is None else maps[i].to(device), extra)
-                    for maps, extra in others]
+        a = a.to(device or a.device)
+        compared = [(None if maps is reference else maps[i].to(a.device), extra) for maps, extra in others]
         for name in metrics:
             metric = similarity_metric(name)
             prepared = metric.prepare(a)

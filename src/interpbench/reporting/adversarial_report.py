@@ -12,13 +12,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from .figures import image_array  # noqa: E402
 from .findings import Finding, checked, missing, render_findings  # noqa: E402
-from .markdown import fmt, results_summary, row_where  # noqa: E402
+from .markdown import fmt, results_summary, row_where, rows_where, value_with_ci  # noqa: E402
 
 
 def _image(x: torch.Tensor) -> np.ndarray:
-    arr = x.detach().cpu().float().clamp(0, 1).numpy()
-    return arr[0] if arr.shape[0] == 1 else np.transpose(arr, (1, 2, 0))
+    return image_array(x, clamp=True)
 
 
 def _off(ax) -> None:
@@ -111,30 +111,46 @@ def min_eps_curves(results: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def min_eps_grid(examples: dict) -> plt.Figure:
-    """Rows: test images, attacked on the standard model, on the robust model, all at one eps (the
-    standard model's median minimal eps); titles: the prediction and the image's minimal eps."""
-    classes = examples.get("classes", [])
+def _attacked_rows(examples: dict, title, suptitle: str) -> plt.Figure:
+    """Rows: the test images, attacked on the standard model, on the robust model (a row missing
+    from ``examples`` stays blank); ``title(row, column)`` gives each image's title (or None)."""
     n = len(examples["x"])
+    rows = [("original", examples["x"]), ("standard, attacked", examples.get("standard")),
+            ("robust, attacked", examples.get("robust"))]
     fig, axes = plt.subplots(3, max(n, 1), figsize=(1.8 * max(n, 1), 6), squeeze=False)
-    for i in range(n):
-        axes[0, i].imshow(_image(examples["x"][i]))
-        axes[0, i].set_title(_name(classes, int(examples["y"][i])), fontsize=7)
-        for r, which in ((1, "standard"), (2, "robust")):
-            axes[r, i].imshow(_image(examples[which][i]))
-            axes[r, i].set_title(f"→ {_name(classes, int(examples[f'{which}_pred'][i]))}, eps* "
-                                 f"{fmt(float(examples[f'{which}_min_eps'][i]), 3)}", fontsize=7)
-        for r in range(3):
-            _off(axes[r, i])
-    for r, label in enumerate(("original", "standard, attacked", "robust, attacked")):
+    for r, (label, xs) in enumerate(rows):
+        for i in range(n):
+            ax = axes[r, i]
+            _off(ax)
+            if xs is None:
+                continue
+            ax.imshow(_image(xs[i]))
+            text = title(r, i)
+            if text is not None:
+                ax.set_title(text, fontsize=7)
         axes[r, 0].set_ylabel(label, fontsize=8)
-    fig.suptitle(f"Exercise 2: PGD-{examples['norm']} {examples['mode']} at eps {examples['eps']:.3g} "
-                 "(the standard model's median eps*)")
+    fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
 
 
-def smoothgrad_grid_figure(maps: dict, test: dict, p) -> plt.Figure:
+def min_eps_grid(examples: dict) -> plt.Figure:
+    """Rows: test images, attacked on the standard model, on the robust model, all at one eps (the
+    standard model's median minimal eps); titles: the prediction and the image's minimal eps."""
+    classes = examples.get("classes", [])
+
+    def title(r: int, i: int) -> str:
+        if r == 0:
+            return _name(classes, int(examples["y"][i]))
+        which = "standard" if r == 1 else "robust"
+        return (f"→ {_name(classes, int(examples[f'{which}_pred'][i]))}, eps* "
+                f"{fmt(float(examples[f'{which}_min_eps'][i]), 3)}")
+
+    return _attacked_rows(examples, title, f"Exercise 2: PGD-{examples['norm']} {examples['mode']} at eps "
+                          f"{examples['eps']:.3g} (the standard model's median eps*)")
+
+
+def smoothgrad_grid_figure(maps: dict, test: dict) -> plt.Figure:
     """SmoothGrad of the first test image (standard model): rows σ, columns N, beside the gradient."""
     ns, sigmas = maps["n_samples"], maps["noise_levels"]
     fig, axes = plt.subplots(len(sigmas), len(ns) + 1, figsize=(1.9 * (len(ns) + 1), 1.9 * len(sigmas)), squeeze=False)
@@ -197,29 +213,14 @@ def mislabelled_figure(examples: dict, results: pd.DataFrame) -> plt.Figure:
 def large_eps_grid(examples: dict) -> plt.Figure:
     """Rows: test image, its large-eps targeted version on the standard model, on the robust model."""
     classes = examples.get("classes", [])
-    n = len(examples["x"])
-    rows = [("original", examples["x"]), ("standard, attacked", examples.get("standard")),
-            ("robust, attacked", examples.get("robust"))]
-    fig, axes = plt.subplots(3, max(n, 1), figsize=(1.8 * max(n, 1), 6), squeeze=False)
-    for r, (title, xs) in enumerate(rows):
-        for i in range(n):
-            ax = axes[r, i]
-            _off(ax)
-            if xs is None:
-                continue
-            ax.imshow(_image(xs[i]))
-            if r == 0:
-                ax.set_title(f"{_name(classes, int(examples['y'][i]))} → {_name(classes, int(examples['target'][i]))}",
-                             fontsize=7)
-            else:
-                which = "standard" if r == 1 else "robust"
-                judged = examples.get("judged", {}).get(f"{which}/standard")
-                if judged is not None:
-                    ax.set_title("judge: target" if judged[i] > 0 else "judge: not target", fontsize=7)
-        axes[r, 0].set_ylabel(title, fontsize=8)
-    fig.suptitle("Exercise 4: large-eps targeted attacks (source → target)")
-    fig.tight_layout()
-    return fig
+
+    def title(r: int, i: int) -> str | None:
+        if r == 0:
+            return f"{_name(classes, int(examples['y'][i]))} → {_name(classes, int(examples['target'][i]))}"
+        judged = examples.get("judged", {}).get(f"{'standard' if r == 1 else 'robust'}/standard")
+        return None if judged is None else ("judge: target" if judged[i] > 0 else "judge: not target")
+
+    return _attacked_rows(examples, title, "Exercise 4: large-eps targeted attacks (source → target)")
 
 
 def neuron_grid(vis: dict, test: dict, p) -> plt.Figure:
@@ -253,7 +254,7 @@ def neuron_grid(vis: dict, test: dict, p) -> plt.Figure:
 
 # --------------------------------------------------------------------------- findings
 def _interval(r) -> str:
-    return f"{fmt(r['value'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}] (n={int(r['n'])})"
+    return f"{value_with_ci(r)} (n={int(r['n'])})"
 
 
 def _difference_finding(results, claim: str, threshold: float, **keys) -> Finding:
@@ -287,12 +288,12 @@ def adversarial_findings(results: pd.DataFrame, p) -> list[Finding]:
                          f"(median eps* standard {fmt(s['value'], 4)}, robust {fmt(b['value'], 4)})")
         findings.append(checked(claim, bool((ratios["ci_low"] > q.eps_ratio_min).all()), "; ".join(parts), text))
     for variant, label in (("all", "all classes"), ("two_class", "two-class variant")):
-        r = row_where(results, model="trained_on_standard_attacks", method=f"mislabelled_{variant}", metric="clean_test_acc")
-        c = row_where(results, model="trained_on_standard_attacks", method=f"mislabelled_{variant}", metric="chance")
+        rows = rows_where(results, model="trained_on_standard_attacks", method=f"mislabelled_{variant}")
+        r, c = row_where(rows, metric="clean_test_acc"), row_where(rows, metric="chance")
         claim = f"Non-robust features are features ({label}): a model trained only on the standard model's mislabelled set " \
                 "beats chance on the clean test set"
         text = f"t-interval over seeds above chance + {q.above_chance_min:g}"
-        fit = row_where(results, model="trained_on_standard_attacks", method=f"mislabelled_{variant}", metric="mislabelled_fit")
+        fit = row_where(rows, metric="mislabelled_fit")
         if variant == "two_class" and p.mislabelled.two_class is None:
             findings.append(missing(claim, "the two-class variant is switched off (mislabelled.two_class: null)", text))
         elif r is None or c is None or math.isnan(r["ci_low"]):
@@ -304,8 +305,8 @@ def adversarial_findings(results: pd.DataFrame, p) -> list[Finding]:
         else:
             findings.append(checked(claim, r["ci_low"] > c["value"] + q.above_chance_min,
                                     f"clean test accuracy {_interval(r)}, chance {fmt(c['value'])}", text))
-    ctrl = results[(results["model"] == "trained_on_robust_attacks") & (results["metric"] == "clean_test_acc")]
-    fits = results[(results["model"] == "trained_on_robust_attacks") & (results["metric"] == "mislabelled_fit")]
+    ctrl = rows_where(results, model="trained_on_robust_attacks", metric="clean_test_acc")
+    fits = rows_where(results, model="trained_on_robust_attacks", metric="mislabelled_fit")
     claim = "Control: the same construction on the robust model does not beat chance"
     text = f"t-interval over seeds not above chance + {q.above_chance_min:g}"
     if ctrl.empty or ctrl["ci_low"].isna().any():
@@ -337,11 +338,10 @@ def adversarial_findings(results: pd.DataFrame, p) -> list[Finding]:
 
 
 # --------------------------------------------------------------------------- report
-def _section(results: pd.DataFrame, title: str, figure: str | list[str], text: str, mask) -> list[str]:
-    figs = [figure] if isinstance(figure, str) else figure
+def _section(results: pd.DataFrame, title: str, figures: list[str], text: str, mask) -> list[str]:
     rows = results[mask]
     lines = [f"## {title}", "", text, ""]
-    lines += [f"![{f}]({f}.png)" for f in figs] + [""]
+    lines += [f"![{f}]({f}.png)" for f in figures] + [""]
     lines += [results_summary(rows, columns=("model", "method", "metric", "x_label")) if not rows.empty else "_(no rows)_", ""]
     return lines
 
@@ -380,7 +380,7 @@ def adversarial_report(results: pd.DataFrame, p, findings: list[Finding]) -> str
                       "grid); `min_eps_median_difference`: robust - standard, paired by image; `min_eps_ratio`: the geometric mean over "
                       "images of robust / standard minimal eps (unflipped images censored at twice the grid's largest eps).",
                       metric.isin(["min_eps_median", "not_flipped", "min_eps_median_difference", "min_eps_ratio"]))
-    lines += _section(results, "3. Non-robust features are features", "mislabelled",
+    lines += _section(results, "3. Non-robust features are features", ["mislabelled"],
                       f"Each of {p.data.n_train or 'all'} training images attacked toward another class ({m.targets} "
                       f"target; PGD-{m.attack.norm} eps {m.attack.eps:g}, {m.attack.steps} steps) on the source model "
                       f"and relabelled as it; a fresh model trained on that set alone ({m.seeds} seeds, {m.train.epochs} epochs) and "
@@ -389,13 +389,13 @@ def adversarial_report(results: pd.DataFrame, p, findings: list[Finding]) -> str
                       f"{m.two_class} (each image relabelled as the other class). `attack_hit_rate`: share of the set "
                       "the source model classifies as its new label.",
                       method.str.startswith("mislabelled_"))
-    lines += _section(results, "4. Large-eps targeted attacks draw the target", "large_eps",
+    lines += _section(results, "4. Large-eps targeted attacks draw the target", ["large_eps"],
                       f"PGD-{p.large_eps.norm} eps {p.large_eps.eps:g}, {p.large_eps.steps} steps toward a seeded random "
                       "other class. `judged_as_target_<judge>`: share of attacked images the judge assigns to the "
                       "target; `perturbation_in_target_shape`: share of Σ_c|δ| inside the target class's shape drawn "
                       "where the object is (the uniform map: its area).",
                       method.str.contains("targeted_eps") | (metric == "perturbation_in_target_shape"))
-    lines += _section(results, "6. Feature visualisation by neuron maximisation", "neurons",
+    lines += _section(results, "6. Feature visualisation by neuron maximisation", ["neurons"],
                       "Every penultimate unit maximised by L2 PGD from noise and from a test image (the robustness "
                       f"library's eps {p.neurons.eps:g}, step {p.neurons.step_size:g} at 224 px, scaled by √(d/d₂₂₄); "
                       f"{p.neurons.steps} steps). `activation_vs_top_images`: activation reached / mean activation of "

@@ -14,8 +14,11 @@ import torch  # noqa: E402
 from interpbench.explain.postprocess import normalize  # noqa: E402
 
 
-def _image(x: torch.Tensor) -> np.ndarray:
-    arr = x.detach().cpu().numpy()
+def image_array(x: torch.Tensor, *, clamp: bool = False) -> np.ndarray:
+    """An image ``[C, H, W]`` as imshow takes it (``[H, W]`` or ``[H, W, C]``); ``clamp``: as float
+    in [0, 1] (attacked images may leave the range)."""
+    x = x.detach().cpu()
+    arr = (x.float().clamp(0, 1) if clamp else x).numpy()
     return arr[0] if arr.shape[0] == 1 else np.transpose(arr, (1, 2, 0))
 
 
@@ -39,7 +42,7 @@ def attribution_grid(
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.4 * n_cols + 1.2, 1.4 * n_rows), squeeze=False)
     cmap = "coolwarm" if signed else "gray"  # both normalisations are shown on [0, 1]
     for j in range(n_cols):
-        axes[0, j].imshow(_image(images[j]), cmap="gray" if images.shape[1] == 1 else None, vmin=0, vmax=1)
+        axes[0, j].imshow(image_array(images[j]), cmap="gray" if images.shape[1] == 1 else None, vmin=0, vmax=1)
         if col_labels:
             axes[0, j].set_title(col_labels[j], fontsize=7)
         for i in range(maps.shape[0]):
@@ -96,7 +99,7 @@ def randomization_grid(
     for i in range(n_images):
         for m in range(n_methods):
             r = i * n_methods + m
-            axes[r, 0].imshow(_image(images[i]), cmap="gray" if images.shape[1] == 1 else None, vmin=0, vmax=1)
+            axes[r, 0].imshow(image_array(images[i]), cmap="gray" if images.shape[1] == 1 else None, vmin=0, vmax=1)
             axes[r, 0].set_ylabel(methods[m], fontsize=7, rotation=0, ha="right", va="center")
             for s in range(n_steps):
                 ax = axes[r, s + 1]

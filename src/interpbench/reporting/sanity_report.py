@@ -14,8 +14,6 @@ from interpbench.reporting.markdown import fmt, row_where, table, value_with_ci
 __all__ = ["Finding", "finding_counts", "sanity_findings", "sanity_report"]
 
 
-
-
 def _upper(row: pd.Series) -> float:
     """The 95% interval's upper end (the value itself where the table has no interval): a finding
     "below a threshold" holds only when the noise the run measured cannot reach it."""

@@ -374,7 +374,7 @@ def _dissection_attack(results: pd.DataFrame, options: ScorecardOptions) -> pd.D
                 "metric `object_mass` of `saliency` and of SmoothGrad per noise level at its largest N; one column "
                 "per model (standard, robust); the uniform map (the object's area) is the baseline.")
 def _object_mass(results: pd.DataFrame, options: ScorecardOptions) -> pd.DataFrame:
-    rows = _need(results[(results["study"] == "adversarial") & (results["metric"] == "object_mass")], "object_mass")
+    rows = _need(results[results["metric"] == "object_mass"], "object_mass")
     grad = rows[rows["method"] == "saliency"]
     sg = rows[rows["method"].str.startswith("smoothgrad_sigma")]
     sg = sg[sg["x"] == sg.groupby("method")["x"].transform("max")]

@@ -84,8 +84,6 @@ def trigger_map_grid(trigger_maps: Mapping, n_per_trojan: int) -> plt.Figure:
 # --------------------------------------------------------------------------- findings
 
 
-
-
 def trojans_findings(results: pd.DataFrame, specs: list[TrojanSpec], report, *, labels: Mapping[str, str],
                      skipped: Mapping[str, str] | None = None, not_evaluated: Mapping[str, str] | None = None,
                      twin: bool = True) -> list[Finding]:

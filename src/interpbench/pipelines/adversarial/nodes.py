@@ -372,9 +372,9 @@ def plot_min_eps_examples(examples: dict) -> Figure:
     return report.min_eps_grid(examples)
 
 
-def plot_smoothgrad_grid(maps: dict, test: dict, params: dict) -> Figure:
+def plot_smoothgrad_grid(maps: dict, test: dict) -> Figure:
     """Exercise 1: SmoothGrad of one test image over the N x σ grid."""
-    return report.smoothgrad_grid_figure(maps, test, adversarial_params(params))
+    return report.smoothgrad_grid_figure(maps, test)
 
 
 def plot_mislabelled(examples: dict, results: pd.DataFrame) -> Figure:
