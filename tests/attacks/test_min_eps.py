@@ -8,8 +8,17 @@ import torch
 from torch import nn
 
 from interpbench.attacks import pgd_attack
-from interpbench.attacks.min_eps import first_flipping_eps, minimal_eps, success_curve
+from interpbench.attacks.min_eps import minimal_eps, success_curve
 from interpbench.errors import ConfigError
+
+
+def first_flipping_eps(success: np.ndarray, grid) -> np.ndarray:
+    """From a success matrix ``[K, N]`` (attack at ``grid[k]`` flips image ``n``), each image's first
+    flipping eps (``inf`` if none): the reference the incremental search in ``minimal_eps`` equals."""
+    s = np.asarray(success, dtype=bool)
+    g = np.asarray(grid, dtype=np.float64)
+    first = np.argmax(s, axis=0)
+    return np.where(s.any(axis=0), g[first], np.inf)
 
 
 def _linear_model() -> nn.Module:

@@ -40,10 +40,12 @@ def representation_layer(model: nn.Module) -> nn.Linear:
     return linears[-1]
 
 
-def representation(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``R(x)``: the input of the last ``nn.Linear``, ``[N, units]`` (gradients flow through it)."""
+def representation(model: nn.Module, x: torch.Tensor, layer: nn.Linear | None = None) -> torch.Tensor:
+    """``R(x)``: the input of the last ``nn.Linear`` (``layer``, found when not given), ``[N, units]``
+    (gradients flow through it)."""
     seen: list[torch.Tensor] = []
-    handle = representation_layer(model).register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    layer = representation_layer(model) if layer is None else layer
+    handle = layer.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
     try:
         model(x)
     finally:
@@ -82,9 +84,10 @@ def maximize_units(
     if len(units) != len(x0):
         raise ConfigError(f"maximize_units: {len(units)} units for {len(x0)} starting images.")
     index = torch.tensor(units, device=x0.device).view(-1, 1)
+    layer = representation_layer(model)  # once, not at every step
 
     def loss(x: torch.Tensor) -> torch.Tensor:
-        return -representation(model, x).gather(1, index).squeeze(1)
+        return -representation(model, x, layer).gather(1, index).squeeze(1)
 
     x = pgd_minimize(model, loss, x0, eps=eps, norm="l2", steps=steps, step_size=step_size)
     with torch.no_grad():

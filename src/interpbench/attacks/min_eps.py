@@ -103,12 +103,3 @@ def success_curve(min_eps: np.ndarray, grid: Sequence[float]) -> np.ndarray:
     """``S(eps_k)``: the share of images whose minimal eps is ``<= eps_k``, per grid point."""
     m = np.asarray(min_eps, dtype=np.float64)
     return np.array([(m <= e).mean() if m.size else math.nan for e in grid])
-
-
-def first_flipping_eps(success: np.ndarray, grid: Sequence[float]) -> np.ndarray:
-    """From a success matrix ``[K, N]`` (attack at ``grid[k]`` flips image ``n``), each image's first
-    flipping eps (``inf`` if none): the reference the incremental search in :func:`minimal_eps` equals."""
-    s = np.asarray(success, dtype=bool)
-    g = np.asarray(grid, dtype=np.float64)
-    first = np.argmax(s, axis=0)
-    return np.where(s.any(axis=0), g[first], np.inf)

@@ -26,7 +26,6 @@ from torch import nn
 from interpbench.attacks.maximize import check_units, maximize_units, n_units, representation, scaled_l2
 from interpbench.attacks.min_eps import minimal_eps, success_curve
 from interpbench.attacks.mislabelled import attack_targets, mislabelled_set
-from interpbench.attacks.pgd import pgd_attack
 from interpbench.errors import ConfigError
 from interpbench.explain import attribute
 from interpbench.explain.postprocess import aggregate_channels
@@ -39,7 +38,8 @@ from interpbench.metrics.adversarial import (
 from interpbench.metrics.results import summarize
 from interpbench.metrics.trojans import footprint_mass, paired_difference_ci, pointing_game
 from interpbench.models import build_model
-from interpbench.models.training import predict, train_model
+from interpbench.models.training import accuracy_per_item, predict, train_model
+from interpbench.protocols.adversarial_params import MODES
 from interpbench.runtime import resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,12 @@ def predict_labels(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> 
     return predict(model, x, batch_size, device=next(model.parameters()).device)
 
 
+def correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """0/1 (float64) of ``model(x) == y`` per item: :func:`interpbench.models.training.accuracy_per_item`
+    on the model's own device."""
+    return accuracy_per_item(model, x, y, batch_size, device=next(model.parameters()).device).double()
+
+
 # --------------------------------------------------------------------------- exercises 1 and 5
 def importance(maps: torch.Tensor) -> torch.Tensor:
     """``|attribution|`` summed over the colour channels: ``[N, H, W]``."""
@@ -95,16 +101,14 @@ def smoothgrad_grid(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_sample
     out = torch.empty(len(noise_levels), len(n_samples), x.shape[0], *x.shape[2:])
     for si, sigma in enumerate(noise_levels):
         total = torch.zeros_like(x)
-        done = 0
         noise = torch.randn((n_max, *x.shape), generator=g)
         for k in range(n_max):
             noisy = x + noise[k] * (sigma * span).view(-1, 1, 1, 1)
             grads = torch.cat([attribute("saliency", model, noisy[i : i + batch_size], y[i : i + batch_size])
                                for i in range(0, len(x), batch_size)])
             total += grads
-            done += 1
-            if done in n_samples:
-                out[si, n_samples.index(done)] = importance(total / done)
+            if k + 1 in n_samples:
+                out[si, n_samples.index(k + 1)] = importance(total / (k + 1))
     return out
 
 
@@ -149,7 +153,7 @@ def min_eps_rows(found: dict[tuple[str, str, str], np.ndarray], grids: dict[str,
         rows.append(dict(common, metric="min_eps_median", value=med, ci_low=lo, ci_high=hi, n=len(m), seed=seed))
         rows.append(summarize(np.isinf(m).astype(float), seed=seed, n_boot=n_boot, metric="not_flipped", **common))
     for norm in grids:
-        for mode in ("untargeted", "targeted"):
+        for mode in MODES:
             if ("standard", norm, mode) in found and ("robust", norm, mode) in found:
                 r, s = found[("robust", norm, mode)], found[("standard", norm, mode)]
                 d, lo, hi = paired_median_difference_ci(r, s, cap=2 * grids[norm][-1], n_boot=n_boot, seed=seed)
@@ -192,8 +196,8 @@ def retrain(model_params, num_classes: int, train_set: dict, test_x: torch.Tenso
                         image_size=int(test_x.shape[-1]), **model_params.options)
     train_model(model, train_set["x"], train_set["y"], dataclasses.replace(cfg, seed=seed), resolve_device(device),
                 desc=f"{desc} seed {seed}")
-    fit = float((predict_labels(model, train_set["x"]) == train_set["y"]).double().mean())
-    return {"correct": (predict_labels(model, test_x) == test_y).double().numpy(), "fit": fit}
+    fit = float(correct(model, train_set["x"], train_set["y"]).mean())
+    return {"correct": correct(model, test_x, test_y).numpy(), "fit": fit}
 
 
 def pair_subset(bundle: dict, pair: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -204,16 +208,6 @@ def pair_subset(bundle: dict, pair: list[int]) -> tuple[torch.Tensor, torch.Tens
 
 
 # --------------------------------------------------------------------------- exercise 4
-def large_eps_attack(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, eps: float, norm: str, steps: int,
-                     seed: int, batch_size: int) -> torch.Tensor:
-    """Targeted PGD toward ``targets`` with a large budget (the practicum's "large-eps" examples)."""
-    device = next(model.parameters()).device
-    out = [pgd_attack(model, x[i : i + batch_size].to(device), targets[i : i + batch_size].to(device), eps=eps,
-                      norm=norm, steps=steps, targeted=True, target=targets[i : i + batch_size].to(device),
-                      seed=seed + i).cpu() for i in range(0, len(x), batch_size)]
-    return torch.cat(out)
-
-
 def perturbation_share(x_adv: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
     """Per image, the share of ``Σ_c |x_adv - x|`` inside ``mask`` (NaN for no perturbation)."""
     return footprint_mass(importance(x_adv - x), mask)
@@ -270,7 +264,7 @@ def unit_rows(vis: dict[str, dict], judges: dict[str, nn.Module], *, keys: dict,
             rows.append(summarize(ratio, seed=seed, n_boot=n_boot, model=model, method=method,
                                   metric="activation_vs_top_images", **keys))
             for jname, judge in judges.items():
-                hit = (predict_labels(judge, v[f"{start}_max"], batch_size) == v["unit_class"]).double().numpy()
+                hit = correct(judge, v[f"{start}_max"], v["unit_class"], batch_size).numpy()
                 judged.setdefault((model, jname), []).append(hit)
                 rows.append(summarize(hit, seed=seed, n_boot=n_boot, model=model, method=method,
                                       metric=f"judged_as_unit_class_{jname}", **keys))
@@ -292,7 +286,7 @@ def paired_rows(a: np.ndarray, b: np.ndarray, *, model: str, method: str, metric
 
 
 __all__ = [
-    "area_share", "attack_targets", "check_judges", "importance", "large_eps_attack", "localisation_rows",
+    "area_share", "attack_targets", "check_judges", "importance", "localisation_rows",
     "min_eps_job", "min_eps_rows", "mislabelled_job", "pair_subset", "paired_rows", "perturbation_share",
     "retrain_job", "smoothgrad_grid", "top_images", "unit_rows", "visualize_units",
 ]

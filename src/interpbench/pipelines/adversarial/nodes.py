@@ -13,6 +13,7 @@ import torch
 from matplotlib.figure import Figure
 
 from interpbench.attacks import pgd_attack
+from interpbench.attacks.mislabelled import mislabelled_set
 from interpbench.data import main_shape_mask, subsample
 from interpbench.errors import ConfigError
 from interpbench.explain import attribute
@@ -188,7 +189,7 @@ def search_min_eps(test: dict, standard_state: dict, robust_state: dict, params:
     rows = adv.min_eps_rows(found, m.grids, keys=_keys(test, study), seed=seed, n_boot=p.n_boot)
     norm = next(iter(m.grids))
     mode = m.modes[0]
-    eps = float(np.quantile(found.get(("standard", norm, mode), np.array([m.grids[norm][0]])), 0.5, method="inverted_cdf"))
+    eps = float(np.quantile(found[("standard", norm, mode)], 0.5, method="inverted_cdf"))
     eps = eps if np.isfinite(eps) else m.grids[norm][-1]
     n = min(p.report.figure_images, len(x))
     xs, ys = x[:n], test["y"][:n]
@@ -284,17 +285,19 @@ def attack_large_eps(test: dict, standard_state: dict, robust_state: dict, judge
     n_fig = p.report.figure_images
     rows, hits, shares = [], {}, {}
     examples = {"x": x[:n_fig], "target": targets[:n_fig], "y": y[:n_fig], "classes": list(test.get("classes", []))}
+    method = f"pgd_{a.norm}_targeted_eps{a.eps:g}"
     with cpu_threads(p.cpu_threads):
         for which, model in attacked.items():
-            x_adv = adv.large_eps_attack(model, x, targets, eps=a.eps, norm=a.norm, steps=a.steps, seed=seed,
-                                         batch_size=p.batch_size)
+            # Targeted PGD with a large budget: the same attack as the mislabelled sets'.
+            attack = mislabelled_set(model, x, y, targets, eps=a.eps, norm=a.norm, steps=a.steps, seed=seed,
+                                     batch_size=p.batch_size)
+            x_adv = attack["x"]
             examples[which] = x_adv[:n_fig]
-            method = f"pgd_{a.norm}_targeted_eps{a.eps:g}"
             common = dict(keys, model=which, method=method)
-            self_hit = (predict_labels(model, x_adv) == targets).double().numpy()
+            self_hit = attack["hit"].double().numpy()
             rows.append(summarize(self_hit, seed=seed, n_boot=p.n_boot, metric="attacked_model_target_rate", **common))
             for jname, judge in judges.items():
-                hit = (predict_labels(judge, x_adv) == targets).double().numpy()
+                hit = adv.correct(judge, x_adv, targets).numpy()
                 hits[(which, jname)] = hit
                 rows.append(summarize(hit, seed=seed, n_boot=p.n_boot, metric=f"judged_as_target_{jname}", **common))
             if target_mask is not None:
@@ -303,13 +306,13 @@ def attack_large_eps(test: dict, standard_state: dict, robust_state: dict, judge
                                       **common))
     for jname in judges:
         rows.append(adv.paired_rows(hits[("robust", jname)], hits[("standard", jname)], model="robust_minus_standard",
-                                    method=f"pgd_{a.norm}_targeted_eps{a.eps:g}", metric=f"judged_as_target_{jname}",
+                                    method=method, metric=f"judged_as_target_{jname}",
                                     keys=keys, seed=seed, n_boot=p.n_boot))
     if target_mask is not None:
         rows.append(summarize(adv.area_share(target_mask), seed=seed, n_boot=p.n_boot, model="none", method="uniform_map",
                               metric="perturbation_in_target_shape", **keys))
         rows.append(adv.paired_rows(shares["robust"], shares["standard"], model="robust_minus_standard",
-                                    method=f"pgd_{a.norm}_targeted_eps{a.eps:g}", metric="perturbation_in_target_shape",
+                                    method=method, metric="perturbation_in_target_shape",
                                     keys=keys, seed=seed, n_boot=p.n_boot))
     examples["judged"] = {f"{w}/{j}": torch.from_numpy(h[:n_fig]) for (w, j), h in hits.items()}
     for (w, j), h in hits.items():
