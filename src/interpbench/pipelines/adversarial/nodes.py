@@ -20,14 +20,13 @@ from interpbench.explain import attribute
 from interpbench.metrics.results import results_table, summarize, summarize_seeds
 from interpbench.parallel import parse_parallel, run_jobs
 from interpbench.pipelines.common import findings_to_metrics
-from interpbench.pipelines.helpers import build_for_data, cpu_state_dict
+from interpbench.pipelines.helpers import build_for_data, train_for_data
 from interpbench.pipelines.params import ig_slot_models, input_gradients_params
 from interpbench.protocols import adversarial as adv
 from interpbench.protocols.adversarial import predict_labels
 from interpbench.protocols.adversarial_params import adversarial_params
-from interpbench.protocols.input_gradients import train_variant
 from interpbench.reporting import adversarial_report as report
-from interpbench.runtime import cpu_threads, resolve_device, seed_everything
+from interpbench.runtime import cpu_threads, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -76,25 +75,17 @@ def train_robust_model(train: dict, standard_state: dict, params: dict, ig_model
     """The study's robust model: the reused standard model fine-tuned with PGD (Madry et al. 2018)."""
     p = adversarial_params(params)
     a = p.robust.attack
-    with cpu_threads(p.cpu_threads):
-        seed_everything(seed)
-        model = _model(ig_models, train["x"], standard_state, device)
-        history = train_variant(model, train["x"], train["y"], dataclasses.replace(p.robust.train, seed=seed),
-                                attack={"norm": a.norm, "eps": a.eps, "steps": a.steps},
-                                device=resolve_device(device), desc=f"adversarial robust {a.norm} eps={a.eps:g}")
-    return cpu_state_dict(model), pd.DataFrame(history)
+    return train_for_data(_pair(ig_models), train, standard_state, dataclasses.replace(p.robust.train, seed=seed),
+                          attack={"norm": a.norm, "eps": a.eps, "steps": a.steps}, seed=seed, device=device,
+                          threads=p.cpu_threads, desc=f"adversarial robust {a.norm} eps={a.eps:g}")
 
 
 def train_judge(train: dict, params: dict, ig_models: dict, seed: int, device: str) -> tuple[dict, pd.DataFrame]:
     """The independent standard judge: the same architecture trained from another seed."""
     p = adversarial_params(params)
     s = seed + p.judge.seed_offset
-    with cpu_threads(p.cpu_threads):
-        seed_everything(s)
-        model = build_for_data(_pair(ig_models), train["x"])
-        history = train_variant(model, train["x"], train["y"], dataclasses.replace(p.judge.train, seed=s), attack=None,
-                                device=resolve_device(device), desc=f"adversarial judge seed {s}")
-    return cpu_state_dict(model), pd.DataFrame(history)
+    return train_for_data(_pair(ig_models), train, None, dataclasses.replace(p.judge.train, seed=s), attack=None,
+                          seed=s, device=device, threads=p.cpu_threads, desc=f"adversarial judge seed {s}")
 
 
 def compute_gradient_maps(test: dict, standard_state: dict, robust_state: dict, params: dict, ig_models: dict,

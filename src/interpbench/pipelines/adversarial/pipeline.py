@@ -21,7 +21,7 @@ from kedro.pipeline import Node, Pipeline
 
 from interpbench.pipelines.adversarial import nodes as n
 from interpbench.pipelines.common import collect_results, results_to_metrics
-from interpbench.pipelines.helpers import with_sub_params
+from interpbench.pipelines.helpers import parameter_names, sub_params_node
 from interpbench.protocols.adversarial_params import STUDY
 
 STANDARD, JUDGE_ROBUST = "input_gradients.rgb.standard_state", "input_gradients.rgb.robust_state"
@@ -36,8 +36,8 @@ TABLES = ["localisation_results", "min_eps_results", "mislabelled_results", "lar
 def _node(func, data: list[str], keys: tuple[str, ...], outputs, stage: str, extra=(), study: bool = False) -> Node:
     """A node fed ``data``, then the study's parameter sub-keys ``keys`` (gathered into one mapping:
     kedro-viz shows exactly what each node reads), then ``extra``."""
-    fn = with_sub_params(func, len(data), list(keys), **({"study": STUDY} if study else {}))
-    return Node(fn, [*data, *(f"params:{STUDY}.{k}" for k in keys), *extra], outputs, name=func.__name__, tags=[stage])
+    return sub_params_node(STUDY, func, data, keys, outputs, name=func.__name__, stage=stage, rest=extra,
+                           **({"study": STUDY} if study else {}))
 
 
 @functools.cache
@@ -82,5 +82,4 @@ def create_pipeline(**kwargs) -> Pipeline:
         Node(results_to_metrics, "results", "mlflow_metrics", name="log_metrics", tags=["reporting"]),
         _node(n.write_adversarial_report, ["results"], REPORT, ["report", "findings_metrics"], "reporting"),
     ]
-    params = {i[len("params:"):] for node in nodes for i in node.inputs if i.startswith("params:")}
-    return Pipeline(nodes, namespace=STUDY, inputs=SHARED, parameters=params, tags=[STUDY])
+    return Pipeline(nodes, namespace=STUDY, inputs=SHARED, parameters=parameter_names(nodes), tags=[STUDY])

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from interpbench.data import load_cifar10, subsample
 from interpbench.metrics.results import results_table
 from interpbench.pipelines.common import findings_to_metrics
-from interpbench.pipelines.helpers import build_for_data, cpu_state_dict
+from interpbench.pipelines.helpers import build_for_data, train_for_data
 from interpbench.pipelines.params import (
     ig_dataset_name,
     ig_slot_models,
@@ -30,7 +30,6 @@ from interpbench.protocols.input_gradients import (
     retrain_masked,
     retrain_seeds,
     robustness_rows,
-    train_variant,
 )
 from interpbench.reporting.figures import (
     block_attribution_grid,
@@ -77,11 +76,8 @@ def _ig_train(train: dict, init_state: dict | None, params: dict, seed: int, dev
     cfg = dataclasses.replace(pair.standard if variant == "standard" else pair.robust, seed=seed)
     attack = None if variant == "standard" else dataclasses.asdict(pair.attack)
     desc = f"{slot} {model_label(pair.model.architecture, variant, pair.attack.norm)}"
-    with cpu_threads(p.cpu_threads):
-        seed_everything(seed)
-        model = build_for_data(pair, train["x"], init_state)
-        history = train_variant(model, train["x"], train["y"], cfg, attack=attack, device=resolve_device(device), desc=desc)
-    return cpu_state_dict(model), pd.DataFrame(history)
+    return train_for_data(pair, train, init_state, cfg, attack=attack, seed=seed, device=device,
+                          threads=p.cpu_threads, desc=desc)
 
 
 def train_standard_model(train: dict, params: dict, seed: int, device: str, *, slot: str) -> tuple[dict, pd.DataFrame]:

@@ -17,7 +17,7 @@ import functools
 from kedro.pipeline import Node, Pipeline
 
 from interpbench.pipelines.common import collect_results, results_to_metrics
-from interpbench.pipelines.helpers import with_sub_params
+from interpbench.pipelines.helpers import parameter_names, sub_params_node
 from interpbench.pipelines.neuron_robustness.nodes import (
     attack_units,
     corrupt_with_noise,
@@ -37,8 +37,7 @@ STATE, ZOO = f"zoo.{ZOO_MODEL}.state", f"params:zoo.{ZOO_MODEL}"
 
 def _node(func, data: list[str], keys: tuple[str, ...], outputs, name: str, stage: str, extra=(), run=RUN,
           **constants) -> Node:
-    fn = with_sub_params(func, len(data), list(keys), **constants)
-    return Node(fn, [*data, *(f"params:{STUDY}.{k}" for k in keys), *extra, *run], outputs, name=name, tags=[stage])
+    return sub_params_node(STUDY, func, data, keys, outputs, name=name, stage=stage, rest=[*extra, *run], **constants)
 
 
 @functools.cache
@@ -64,5 +63,4 @@ def create_pipeline(**kwargs) -> Pipeline:
         _node(write_neuron_report, ["results", "attack_units", "probe_manifest"], KEYS[:-1],
               ["report", "findings_metrics"], "write_report", "reporting", run=[]),
     ]
-    params = {n[len("params:"):] for node in nodes for n in node.inputs if n.startswith("params:")}
-    return Pipeline(nodes, namespace=STUDY, inputs={STATE}, parameters=params, tags=[STUDY])
+    return Pipeline(nodes, namespace=STUDY, inputs={STATE}, parameters=parameter_names(nodes), tags=[STUDY])

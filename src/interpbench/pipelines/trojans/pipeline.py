@@ -24,7 +24,7 @@ import functools
 from kedro.pipeline import Node, Pipeline
 
 from interpbench.pipelines.common import collect_results, results_to_metrics
-from interpbench.pipelines.helpers import with_sub_params
+from interpbench.pipelines.helpers import parameter_names, sub_params_node
 from interpbench.pipelines.trojans.nodes import (
     compute_trigger_maps,
     make_trojan_data,
@@ -44,19 +44,13 @@ from interpbench.pipelines.trojans.synthesis_nodes import (
 )
 
 STUDY = "trojans"
-#: The study's parameter sub-keys; each node receives only those it uses (see ``_uses``).
+#: The study's parameter sub-keys; each node receives only those it uses (see ``helpers.sub_params_node``).
 KEYS = ("data", "trojans", "model", "explanation", "n_boot", "report", "synthesis", "cpu_threads")
 RUN = ["params:seed", "params:device"]
 
 
-def _uses(func, n_data: int, *keys: str, **constants):
-    """``(node function, its parameter inputs)``: ``func`` fed the sub-keys ``keys`` after its data."""
-    return with_sub_params(func, n_data, list(keys), **constants), [f"params:{STUDY}.{k}" for k in keys]
-
-
 def _node(func, data: list[str], keys: tuple[str, ...], outputs, name: str, stage: str, run=RUN, **constants) -> Node:
-    fn, ps = _uses(func, len(data), *keys, **constants)
-    return Node(fn, [*data, *ps, *run], outputs, name=name, tags=[stage])
+    return sub_params_node(STUDY, func, data, keys, outputs, name=name, stage=stage, rest=run, **constants)
 
 
 @functools.cache
@@ -100,5 +94,4 @@ def create_pipeline(**kwargs) -> Pipeline:
                                      "synthesis_choices_results"], KEYS[:-1], ["report", "findings_metrics"],
               "write_report", "reporting", run=["params:seed"]),
     ]
-    params = {n[len("params:"):] for node in nodes for n in node.inputs if n.startswith("params:")}
-    return Pipeline(nodes, namespace=STUDY, parameters=params, tags=[STUDY])
+    return Pipeline(nodes, namespace=STUDY, parameters=parameter_names(nodes), tags=[STUDY])
