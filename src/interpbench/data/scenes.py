@@ -142,13 +142,20 @@ def main_shape_mask(shape_ids, centers, radii, image_size: int) -> torch.Tensor:
     r = np.asarray(radii, dtype=np.float64)
     grid = np.arange(image_size, dtype=np.float64)
     gy, gx = np.meshgrid(grid, grid, indexing="ij")
-    u = (gx + 0.5 - c[:, 0, None, None]) / r[:, None, None]
-    v = (gy + 0.5 - c[:, 1, None, None]) / r[:, None, None]
-    mask = np.zeros((len(ids), image_size, image_size), dtype=bool)
-    for k in np.unique(ids):
-        idx = np.flatnonzero(ids == k)
+    return torch.from_numpy(_shape_masks(ids, c, r, gx, gy))
+
+
+def _shape_masks(shapes: np.ndarray, centres: np.ndarray, radii: np.ndarray, gx: np.ndarray,
+                 gy: np.ndarray) -> np.ndarray:
+    """Bool ``[m, S, S]``: per image, shape class ``shapes[i]`` (none for a negative id) at its
+    centre and radius, on the pixel grid ``gx``, ``gy`` (pixel centres at +0.5)."""
+    u = (gx + 0.5 - centres[:, 0, None, None]) / radii[:, None, None]
+    v = (gy + 0.5 - centres[:, 1, None, None]) / radii[:, None, None]
+    mask = np.zeros((len(shapes), *gx.shape), dtype=bool)
+    for k in np.unique(shapes[shapes >= 0]):
+        idx = np.flatnonzero(shapes == k)
         mask[idx] = shape_mask(SHAPES[int(k)], u[idx], v[idx])
-    return torch.from_numpy(mask)
+    return mask
 
 
 def _pattern(texture: int, xs: np.ndarray, ys: np.ndarray, orient: np.ndarray, period: int) -> np.ndarray:
@@ -300,12 +307,7 @@ def generate_scenes(
             (y[sl], c_main[sl], r_main[sl], col_main[sl], tex_main[sl], 0),
         ]
         for shapes, centres, radii, cols, texs, which in layers:
-            u = (gx + 0.5 - centres[:, 0, None, None]) / radii[:, None, None]
-            v = (gy + 0.5 - centres[:, 1, None, None]) / radii[:, None, None]
-            mask = np.zeros((m, S, S), dtype=bool)
-            for k in np.unique(shapes[shapes >= 0]):
-                idx = np.flatnonzero(shapes == k)
-                mask[idx] = shape_mask(SHAPES[k], u[idx], v[idx])
+            mask = _shape_masks(shapes, centres, radii, gx, gy)
             xs = gx.astype(np.int64) + phase[which, sl, 0, None, None]
             ys = gy.astype(np.int64) + phase[which, sl, 1, None, None]
             dark = np.zeros((m, S, S), dtype=bool)
