@@ -47,9 +47,7 @@ IGRule = Literal["gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_
 def saliency(model: nn.Module, x: Tensor, target: Tensor, *, absolute: bool = False) -> Tensor:
     """Vanilla gradient df/dx, signed by default (``absolute=True`` gives Captum's |df/dx|)."""
     grad = _shared_input_gradient(model, x, target)
-    if absolute:
-        return grad.abs()
-    return grad.clone() if sharing() else grad  # never hand out a shared tensor itself
+    return grad.abs() if absolute else grad  # a shared gradient is copied by attribute()
 
 
 @register_method("input_x_gradient", kind="gradient", uses_captum=False, rng_free=True)

@@ -58,7 +58,7 @@ def deeplift_shap(
 def guided_backprop(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     """Guided Backpropagation."""
     require_module_activations(model, RELU_FUNCTIONS)
-    return guided_backprop_maps(model, x, target).clone()  # never hand out the shared tensor itself
+    return guided_backprop_maps(model, x, target)  # attribute() copies a shared result
 
 
 def guided_backprop_maps(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:

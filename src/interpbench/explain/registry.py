@@ -231,9 +231,21 @@ def attribute(
     if tuple(maps.shape) != tuple(x.shape):
         raise RuntimeError(f"{method} returned shape {tuple(maps.shape)} for inputs {tuple(x.shape)}.")
     maps = maps.detach().to(device="cpu", dtype=torch.float32)
-    if maps.data_ptr() == inputs.data_ptr():  # never hand out the caller's own tensor
+    if _borrowed(maps, inputs):  # never hand out the caller's tensor, nor a result shared() keeps
         maps = maps.clone()
     return maps
+
+
+def _borrowed(maps: Tensor, inputs: Tensor) -> bool:
+    """True when ``maps`` is (a view of) memory :func:`attribute` does not own: the caller's
+    ``inputs`` or a result of :func:`shared` that later calls in the block may be handed too."""
+    ptr = maps.untyped_storage().data_ptr()
+    if ptr == inputs.untyped_storage().data_ptr():
+        return True
+    cache = _SHARED.get()
+    return bool(cache) and any(isinstance(t, Tensor) and t.untyped_storage().data_ptr() == ptr
+                               for *_, value in cache.values()
+                               for t in (value if isinstance(value, tuple) else (value,)))
 
 
 #: The shared_work() block's results: key -> (model, inputs, value); the model and inputs are kept
@@ -279,8 +291,8 @@ def shared(key: tuple, compute: Callable[[], Any]) -> Any:
 
 
 def sharing() -> bool:
-    """True inside a :func:`shared_work` block: a result from :func:`shared` may then be handed to
-    other calls too, so a method returns a copy of it, never the tensor itself."""
+    """True inside a :func:`shared_work` block (a method may then compute a shared result fully, for
+    the methods that reuse it; :func:`attribute` copies a map that is a shared result)."""
     return _SHARED.get() is not None
 
 
