@@ -36,7 +36,7 @@ from interpbench.metrics.adversarial import (
     paired_median_difference_ci,
 )
 from interpbench.metrics.results import summarize
-from interpbench.metrics.trojans import footprint_mass, paired_difference_ci, pointing_game
+from interpbench.metrics.trojans import footprint_mass, pointing_game
 from interpbench.models import build_model
 from interpbench.models.training import accuracy_per_item, predict, train_model
 from interpbench.protocols.adversarial_params import MODES
@@ -56,15 +56,18 @@ def check_judges(judges: dict[str, nn.Module], attacked: dict[str, nn.Module]) -
         for aname, model in attacked.items():
             if judge is model or jparams & {id(p) for p in model.parameters()}:
                 raise ConfigError(f"judge {jname!r} is the attacked model {aname!r}: a judge must be another model.")
-            if _same_weights(judge, model):
+    check_judge_states({j: m.state_dict() for j, m in judges.items()}, {a: m.state_dict() for a, m in attacked.items()})
+
+
+def check_judge_states(judges: dict[str, dict], attacked: dict[str, dict]) -> None:
+    """:func:`check_judges` on state_dicts (models not built yet): no judge holds the very same
+    weights as an attacked model."""
+    for jname, sa in judges.items():
+        for aname, sb in attacked.items():
+            if sa.keys() == sb.keys() and all(sa[k].shape == sb[k].shape and torch.equal(sa[k].cpu(), sb[k].cpu())
+                                              for k in sa):
                 raise ConfigError(f"judge {jname!r} has the same weights as the attacked model {aname!r}: a judge "
                                   "must be another model (e.g. adversarial.judge.seed_offset must not be 0).")
-
-
-def _same_weights(a: nn.Module, b: nn.Module) -> bool:
-    sa, sb = a.state_dict(), b.state_dict()
-    return sa.keys() == sb.keys() and all(sa[k].shape == sb[k].shape and torch.equal(sa[k].cpu(), sb[k].cpu())
-                                          for k in sa)
 
 
 def predict_labels(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
@@ -279,14 +282,14 @@ def unit_rows(vis: dict[str, dict], judges: dict[str, nn.Module], *, keys: dict,
 
 def paired_rows(a: np.ndarray, b: np.ndarray, *, model: str, method: str, metric: str, keys: dict, seed: int,
                 n_boot: int) -> dict:
-    """One row: the mean paired difference ``a - b`` and its bootstrap interval."""
-    d, lo, hi = paired_difference_ci(a, b, n_boot=n_boot, seed=seed)
-    n = int((~(np.isnan(np.asarray(a, float)) | np.isnan(np.asarray(b, float)))).sum())
-    return dict(keys, model=model, method=method, metric=metric, value=d, ci_low=lo, ci_high=hi, n=n, seed=seed)
+    """One row: the mean paired difference ``a - b`` over the pairs without a NaN, and its bootstrap
+    interval (:func:`interpbench.metrics.results.summarize` of the differences)."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return summarize(d, seed=seed, n_boot=n_boot, **keys, model=model, method=method, metric=metric)
 
 
 __all__ = [
-    "area_share", "attack_targets", "check_judges", "importance", "localisation_rows",
+    "area_share", "attack_targets", "check_judge_states", "check_judges", "importance", "localisation_rows",
     "min_eps_job", "min_eps_rows", "mislabelled_job", "pair_subset", "paired_rows", "perturbation_share",
     "retrain_job", "smoothgrad_grid", "top_images", "unit_rows", "visualize_units",
 ]

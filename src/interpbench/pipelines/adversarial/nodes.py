@@ -335,9 +335,9 @@ def score_neurons(vis: dict, test: dict, standard_state: dict, robust_state: dic
     classifies a unit's maximising input as the unit's class (its top images' majority label)."""
     p = adversarial_params(params)
     x = test["x"]
+    adv.check_judge_states({"standard": judge_state, "robust": judge_robust_state},
+                           {"standard": standard_state, "robust": robust_state})
     judges = {"standard": _model(ig_models, x, judge_state, device), "robust": _model(ig_models, x, judge_robust_state, device)}
-    adv.check_judges(judges, {"standard": _model(ig_models, x, standard_state, device),
-                              "robust": _model(ig_models, x, robust_state, device)})
     rows, judged = adv.unit_rows({w: vis[w] for w in ("standard", "robust")}, judges, keys=_keys(test, study), seed=seed,
                                  n_boot=p.n_boot, batch_size=p.batch_size)
     for (w, j), hits in judged.items():
