@@ -342,7 +342,7 @@ def _section(results: pd.DataFrame, title: str, figures: list[str], text: str, m
     rows = results[mask]
     lines = [f"## {title}", "", text, ""]
     lines += [f"![{f}]({f}.png)" for f in figures] + [""]
-    lines += [results_summary(rows, columns=("model", "method", "metric", "x_label")) if not rows.empty else "_(no rows)_", ""]
+    lines += [results_summary(rows, columns=("model", "method", "metric", "x_label")), ""]
     return lines
 
 

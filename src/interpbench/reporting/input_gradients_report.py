@@ -335,7 +335,7 @@ def input_gradients_report(
     lines += ["", "## Robustness (clean and PGD accuracy at the training eps)", ""]
     acc = results[results["metric"].isin(["clean_acc", "robust_acc"])]
     columns = ("dataset", "model", "method", "metric", "x_label")
-    lines += [results_summary(acc, columns=columns) if not acc.empty else "_(no rows)_", ""]
+    lines += [results_summary(acc, columns=columns), ""]
     if "accuracy" in figures:
         lines += [f"![clean and PGD accuracy]({figures['accuracy']})", ""]
     lines += ["## Feature leakage: share of the top-k pixels in the null block", "",

@@ -40,7 +40,10 @@ def table(frame: pd.DataFrame) -> str:
 
 
 def results_summary(results: pd.DataFrame, columns=("dataset", "model", "method", "metric", "x_label")) -> str:
-    """The results table as Markdown: identifying columns, then value [95% CI] and n."""
+    """The results table as Markdown: identifying columns, then value [95% CI] and n ("_(no rows)_"
+    for an empty table)."""
+    if results.empty:
+        return "_(no rows)_"
     shown = results[[c for c in columns if c in results]].copy()
     shown["value [95% CI]"] = results.apply(value_with_ci, axis=1)
     shown["n"] = results["n"]

@@ -167,7 +167,7 @@ def neuron_report(results: pd.DataFrame, attacked: pd.DataFrame, manifest: dict,
         "",
     ]
     clean = results[results["method"] == "none"]
-    lines += [results_summary(clean, columns=("model", "metric", "x_label")) if not clean.empty else "_(no rows)_", "",
+    lines += [results_summary(clean, columns=("model", "metric", "x_label")), "",
               "`iou_margin`: the label's IoU minus the runner-up concept's, over interpretable units -- how far a "
               "corruption must move the IoUs to change a label.", ""]
     lines += ["## Random noise", "", "![label changes](label_changes.png)", ""]

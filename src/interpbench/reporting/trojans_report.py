@@ -241,7 +241,7 @@ def trojans_report(results: pd.DataFrame, specs: list[TrojanSpec], params, *, fi
     lines += ["", "## Findings", "", *render_findings(findings, "_(no findings)_"), ""]
     lines += ["## Attack success and clean accuracy", ""]
     acc = results[results["metric"].isin(["clean_acc", "clean_acc_drop", "asr"])]
-    lines += [results_summary(acc) if not acc.empty else "_(no rows)_", ""]
+    lines += [results_summary(acc), ""]
     lines += ["## Scores over every scored triggered image", "", _score_table(results, methods), "",
               "![box plots](scores.png)", "", "![maps](trigger_maps.png)", ""]
     lines += [f"## Against `{p.report.l1_baseline}` under L1 (negative is better)", "",
